@@ -1,0 +1,5 @@
+"""``python -m mixbot`` = the ``mixbot`` command."""
+
+from mixbot.cli import main
+
+raise SystemExit(main())

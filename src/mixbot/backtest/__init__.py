@@ -1,0 +1,1 @@
+"""Backtest results: performance metrics over an equity curve and its closed trades."""

@@ -1,0 +1,1 @@
+"""Broker-side models: Indian equity charges and the Backtrader commission scheme built on them."""

@@ -1,0 +1,154 @@
+"""The ``mixbot`` command.
+
+Exit codes: 0 success, 2 invalid input (config or data), 1 internal error, 130 interrupted.
+Every :class:`~mixbot.errors.MixbotError` is printed as a message, never a traceback.
+Heavy modules (Backtrader, pandas, matplotlib) are imported inside the commands that
+need them, so ``mixbot validate`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from mixbot import __version__
+
+EPILOG = """examples:
+  mixbot validate config/trading/*.json          check configs, every problem at once
+  mixbot validate --show-effective config/trading/0001.json
+  mixbot backtest config/trading/0001.json --from 2015-01-01 --report reports/0001
+  mixbot run config/trading/0003.json            paper session (replayed file or live feed)
+  mixbot demo                                    the two real-data jobs of the quick start
+  mixbot schema --export                         refresh config/schema/bot.schema.json
+"""
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from mixbot.config.schema import SECRET_FIELDS
+    from mixbot.config.secrets import mask
+    from mixbot.config.validate import validate_file
+
+    reports = [validate_file(f) for f in args.files]
+    if args.format == "json":
+        out = [
+            {
+                "file": r.file,
+                "valid": r.ok,
+                "problems": [p.to_dict() for p in r.problems],
+                **({"effective": mask(r.effective, SECRET_FIELDS)} if args.show_effective and r.effective else {}),
+            }
+            for r in reports
+        ]
+        print(json.dumps(out, indent=2))
+    else:
+        for r in reports:
+            for p in r.problems:
+                print(p.render())
+            n_err, n_warn = len(r.errors), len(r.problems) - len(r.errors)
+            status = "valid" if r.ok else f"INVALID ({n_err} error{'s' * (n_err != 1)})"
+            extra = f", {n_warn} warning{'s' * (n_warn != 1)}" if n_warn else ""
+            print(f"{r.file}: {status}{extra}")
+            if args.show_effective and r.effective is not None:
+                print(json.dumps(mask(r.effective, SECRET_FIELDS), indent=2))
+    return 0 if all(r.ok for r in reports) else 2
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from mixbot.config.schema import export_text
+
+    text = export_text()
+    target = Path(args.path)
+    if args.check:
+        current = target.read_text(encoding="utf-8") if target.exists() else ""
+        if current != text:
+            print(f"{target} is out of date: run `mixbot schema --export`", file=sys.stderr)
+            return 2
+        print(f"{target} is up to date")
+        return 0
+    if args.export:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target}")
+        return 0
+    sys.stdout.write(text)
+    return 0
+
+
+def _add_engine_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    try:
+        from mixbot.engine import commands
+    except ImportError:
+        return
+    commands.add_parsers(sub)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``mixbot`` command (one sub-command per job)."""
+    parser = argparse.ArgumentParser(
+        prog="mixbot",
+        description="Run JSON-configured Backtrader trading bots (NSE via Upstox, paper, backtest).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"mixbot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check bot configs and report every problem",
+                       description="Validate bot configs against the schema, the mixin parameter schemas "
+                                   "and semantic rules. Exit 0 = all valid, 2 = some invalid, 1 = internal error.")
+    p.add_argument("files", nargs="+", metavar="FILE", help="config files (e.g. config/trading/*.json)")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="output format (json for tools)")
+    p.add_argument("--show-effective", action="store_true",
+                   help="print each config with defaults filled and secrets masked")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("schema", help="print or export the bot config JSON Schema",
+                       description="Print the editor JSON Schema (base schema + mixin params), or write it.")
+    p.add_argument("--export", action="store_true", help="write it to --path")
+    p.add_argument("--check", action="store_true", help="exit 2 when the file at --path is out of date")
+    p.add_argument("--path", default="config/schema/bot.schema.json", help="target file (default: %(default)s)")
+    p.set_defaults(func=cmd_schema)
+
+    _add_engine_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``mixbot`` console script; returns the exit code."""
+    from mixbot.errors import MixbotError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return func(args)
+    except MixbotError as exc:
+        print(f"mixbot: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mixbot: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # last resort: say what broke, where to look, no traceback spam
+        import traceback
+
+        log = Path("logs") / "errors.log"
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with log.open("a", encoding="utf-8") as fh:
+                traceback.print_exc(file=fh)
+        except OSError:
+            pass
+        print(f"mixbot: internal error: {type(exc).__name__}: {exc} (traceback in {log})", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,264 @@
+"""Checks the JSON Schema cannot express: cross-field rules, venues, files and secrets.
+
+Each check reads the config with defaults filled and returns Problems; a check that
+meets a value of the wrong type skips it (the schema step already reported it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from mixbot.config.problems import Problem, json_path
+from mixbot.config.secrets import referenced_vars
+from mixbot.config.source import Source
+
+#: Names the schema accepts but no venue implements yet.
+NOT_SUPPORTED_BROKERS = {"binance_paper", "binance", "ibkr"}
+NOT_SUPPORTED_SOURCES = {"binance", "ibkr"}
+LIVE_BROKERS = {"upstox", "upstox_sandbox"}
+
+#: Bar sizes each source can deliver. Upstox V3 candles: minutes 1-300, hours 1-5, days
+#: (Upstox API docs, "Historical Candle Data V3"); Yahoo chart API intervals: 1m..90m, 1h, 1d
+#: (no 4h).
+SOURCE_INTERVALS = {
+    "csv": {"1m", "5m", "15m", "30m", "1h", "4h", "1d"},
+    "replay": {"1m", "5m", "15m", "30m", "1h", "4h", "1d"},
+    "yahoo": {"1m", "5m", "15m", "30m", "1h", "1d"},
+    "upstox": {"1m", "5m", "15m", "30m", "1h", "4h", "1d"},
+}
+
+#: Upstox instrument key: SEGMENT|identifier (Upstox docs, "Instruments").
+UPSTOX_KEY = re.compile(r"^(NSE_EQ|NSE_FO|NSE_INDEX|NSE_COM|BSE_EQ|BSE_FO|BSE_INDEX|MCX_FO|MCX_INDEX|NCD_FO|BCD_FO)\|[^|\s]+( [^|\s]+)*$")
+#: NSE/BSE trading symbol (RELIANCE, BAJAJ-AUTO, M&M, NIFTY25JANFUT).
+TRADING_SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9&_.-]{0,49}$")
+YAHOO_TICKER = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9.&^=_-]{0,30}$")
+
+
+def _get(doc: Any, *parts: str) -> Any:
+    node = doc
+    for p in parts:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(p)
+    return node
+
+
+def _minutes(hhmm: Any) -> int | None:
+    if isinstance(hhmm, str) and re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", hhmm):
+        return int(hhmm[:2]) * 60 + int(hhmm[3:])
+    return None
+
+
+class _Ctx:
+    def __init__(self, doc: dict[str, Any], src: Source, base_dir: Path | None, env: dict[str, str] | None):
+        self.doc = doc
+        self.src = src
+        self.base_dir = base_dir
+        self.env = os.environ if env is None else env
+
+    def problem(self, parts: tuple[str | int, ...], message: str, hint: str = "",
+                severity: str = "error", key: bool = False) -> Problem:
+        line, col = self.src.locate(parts, key=key)
+        return Problem(self.src.file, json_path(parts), message, line, col, hint, severity)
+
+
+def _unsupported(c: _Ctx) -> Iterator[Problem]:
+    btype = _get(c.doc, "broker", "type")
+    if btype in NOT_SUPPORTED_BROKERS:
+        yield c.problem(("broker", "type"), f"broker type {btype!r} is not supported yet",
+                        "use paper, upstox, upstox_sandbox or mock")
+    source = _get(c.doc, "data", "data_source")
+    if source in NOT_SUPPORTED_SOURCES:
+        yield c.problem(("data", "data_source"), f"data source {source!r} is not supported yet",
+                        "use csv, replay, yahoo or upstox")
+
+
+def _interval(c: _Ctx) -> Iterator[Problem]:
+    source, interval = _get(c.doc, "data", "data_source"), _get(c.doc, "data", "interval")
+    ok = SOURCE_INTERVALS.get(source) if isinstance(source, str) else None
+    if ok is not None and isinstance(interval, str) and interval not in ok:
+        yield c.problem(("data", "interval"), f"interval {interval!r} is not available from {source}",
+                        f"{source} offers: {', '.join(sorted(ok))}")
+
+
+def _trailing(c: _Ctx) -> Iterator[Problem]:
+    ts = _get(c.doc, "risk_management", "trailing_stop")
+    if not isinstance(ts, dict) or ts.get("enabled") is not True:
+        return
+    trail, act = ts.get("trailing_pct"), ts.get("activation_pct")
+    sl = _get(c.doc, "risk_management", "stop_loss_pct")
+    tp = _get(c.doc, "risk_management", "take_profit_pct")
+    if isinstance(tp, (int, float)) and isinstance(act, (int, float)) and act >= tp:
+        yield c.problem(("risk_management", "trailing_stop", "activation_pct"),
+                        f"activation_pct {act} is not below take_profit_pct {tp}: the trail would never arm",
+                        "lower activation_pct or raise take_profit_pct")
+    if isinstance(sl, (int, float)) and isinstance(trail, (int, float)) and isinstance(act, (int, float)) \
+            and act == 0 and trail > sl:
+        yield c.problem(("risk_management", "trailing_stop", "trailing_pct"),
+                        f"trailing_pct {trail} is wider than stop_loss_pct {sl} with activation_pct 0: "
+                        "the trailing stop can never act before the stop-loss", severity="warning")
+
+
+def _venue_pairing(c: _Ctx) -> Iterator[Problem]:
+    btype, source = _get(c.doc, "broker", "type"), _get(c.doc, "data", "data_source")
+    if btype in LIVE_BROKERS and source != "upstox":
+        yield c.problem(("data", "data_source"),
+                        f"broker {btype!r} sends real orders and needs the live 'upstox' feed, not {source!r}",
+                        "set data.data_source to \"upstox\", or use broker type \"paper\" to test on files")
+
+
+def _files(c: _Ctx) -> Iterator[Problem]:
+    from mixbot.paths import expand_data_path, sample_data_dir
+
+    source, path = _get(c.doc, "data", "data_source"), _get(c.doc, "data", "path")
+    if source not in ("csv", "replay"):
+        return
+    if not isinstance(path, str):
+        yield c.problem(("data", "path"), f"data source {source!r} needs data.path (the file to read)",
+                        "e.g. \"path\": \"@data/nse_daily/RELIANCE.csv\"", key=True)
+        return
+    if path.startswith("@data/") and sample_data_dir() is None:
+        yield c.problem(("data", "path"), "the market-data folder is not available for @data/ paths",
+                        "set MIXBOT_DATA to the folder holding nse_daily/ and nse_1min/, or put it at ../shared/data")
+        return
+    full = expand_data_path(path, c.base_dir)
+    if not full.exists():
+        yield c.problem(("data", "path"), f"file not found: {full}", "check the path or MIXBOT_DATA")
+
+
+def _symbol_ok(source: Any, sym: str) -> str | None:
+    if source == "upstox" or source is None:
+        if UPSTOX_KEY.match(sym) or TRADING_SYMBOL.match(sym):
+            return None
+        if "|" in sym:
+            return "not a valid Upstox instrument key (SEGMENT|ID, e.g. NSE_EQ|INE002A01018 or NSE_INDEX|Nifty 50)"
+        return "not a trading symbol (upper case, e.g. RELIANCE) nor an Upstox instrument key"
+    if source == "yahoo":
+        if YAHOO_TICKER.match(sym):
+            return None
+        return "not a Yahoo ticker (e.g. RELIANCE.NS for NSE)"
+    if source in ("csv", "replay"):
+        return None if sym.strip() else "empty symbol"
+    return None
+
+
+def _symbols(c: _Ctx) -> Iterator[Problem]:
+    trading = _get(c.doc, "trading")
+    source = _get(c.doc, "data", "data_source")
+    if not isinstance(trading, dict):
+        return
+    has_one, has_many = "symbol" in trading, "symbols" in trading
+    if has_one and has_many:
+        yield c.problem(("trading", "symbols"), "give either trading.symbol or trading.symbols, not both", key=True)
+    if not has_one and not has_many and not isinstance(_get(c.doc, "data", "symbol"), str):
+        yield c.problem(("trading",), "no symbol: set trading.symbol (e.g. \"RELIANCE\")")
+    btype = _get(c.doc, "broker", "type")
+    venue_source = "upstox" if btype in LIVE_BROKERS else source
+    items: list[tuple[tuple[str | int, ...], Any]] = [(("trading", "symbol"), trading.get("symbol"))]
+    if isinstance(trading.get("symbols"), list):
+        items += [(("trading", "symbols", i), s) for i, s in enumerate(trading["symbols"])]
+    items.append((("data", "symbol"), _get(c.doc, "data", "symbol")))
+    for parts, sym in items:
+        if not isinstance(sym, str):
+            continue
+        src_for = source if parts[0] == "data" else venue_source
+        msg = _symbol_ok(src_for, sym)
+        if msg:
+            hint = ""
+            if src_for == "upstox" and sym.upper().endswith(".NS"):
+                hint = f"Upstox uses trading symbols without the Yahoo suffix: {sym[:-3].upper()!r}"
+            elif src_for == "upstox" and sym != sym.upper() and TRADING_SYMBOL.match(sym.upper()):
+                hint = f"trading symbols are upper case: {sym.upper()!r}"
+            yield c.problem(parts, f"{sym!r} is {msg}", hint)
+    if isinstance(trading.get("symbols"), list) and len(trading["symbols"]) > 1 and source in ("csv", "replay"):
+        yield c.problem(("trading", "symbols"), "csv/replay sources read one file: use a single symbol")
+
+
+def _market(c: _Ctx) -> Iterator[Problem]:
+    m = _get(c.doc, "market")
+    if not isinstance(m, dict):
+        return
+    tz = m.get("timezone")
+    if isinstance(tz, str):
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(tz)
+        except Exception:
+            yield c.problem(("market", "timezone"), f"unknown time zone {tz!r}", "use an IANA name such as Asia/Kolkata")
+    o, cl = _minutes(m.get("session_open")), _minutes(m.get("session_close"))
+    if o is not None and cl is not None and o >= cl:
+        yield c.problem(("market", "session_close"), "session_close must be after session_open")
+        return
+    for name in ("no_new_entry_after", "square_off_at"):
+        t = _minutes(m.get(name))
+        if t is not None and o is not None and cl is not None and not (o < t <= cl):
+            yield c.problem(("market", name), f"{name} {m.get(name)} is outside the session "
+                            f"{m.get('session_open')}-{m.get('session_close')}")
+    ne, so = _minutes(m.get("no_new_entry_after")), _minutes(m.get("square_off_at"))
+    if ne is not None and so is not None and ne > so and _get(c.doc, "trading", "product") == "intraday":
+        yield c.problem(("market", "no_new_entry_after"),
+                        "no_new_entry_after is later than square_off_at: entries could open after the square-off",
+                        severity="warning")
+
+
+def _sizes(c: _Ctx) -> Iterator[Problem]:
+    a = _get(c.doc, "trading", "position_size")
+    b = _get(c.doc, "strategy", "position_size")
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a != b:
+        yield c.problem(("strategy", "position_size"),
+                        f"strategy.position_size {b} overrides trading.position_size {a}", severity="warning")
+    exp = _get(c.doc, "trading", "max_exposure")
+    size = b if isinstance(b, (int, float)) else a
+    if isinstance(exp, (int, float)) and isinstance(size, (int, float)) and exp < size <= 1:
+        yield c.problem(("trading", "max_exposure"),
+                        f"max_exposure {exp} is below one position's size {size}: no entry could ever be taken")
+    if _get(c.doc, "data", "interval") == "1d" and _get(c.doc, "trading", "product") == "intraday":
+        yield c.problem(("trading", "product"), "intraday product with daily bars: every position would be "
+                        "squared off on its entry bar", "use an intraday interval or product \"delivery\"")
+
+
+def _secrets(c: _Ctx) -> Iterator[Problem]:
+    needs: list[tuple[tuple[str, ...], str]] = []
+    btype = _get(c.doc, "broker", "type")
+    if btype == "upstox" or _get(c.doc, "data", "data_source") == "upstox":
+        needs.append((("broker", "access_token"), "the Upstox access token"))
+    if btype == "upstox_sandbox":
+        needs.append((("broker", "sandbox_token"), "the Upstox sandbox token"))
+    if _get(c.doc, "notifications", "enabled") is True:
+        if _get(c.doc, "notifications", "telegram", "enabled") is True:
+            needs.append((("notifications", "telegram", "bot_token"), "the Telegram bot token from @BotFather"))
+            needs.append((("notifications", "telegram", "chat_id"), "the Telegram chat id to send to"))
+        if _get(c.doc, "notifications", "email", "enabled") is True:
+            for f in ("smtp_host", "smtp_user", "smtp_password"):
+                needs.append((("notifications", "email", f), f"the email {f.replace('_', ' ')}"))
+    for parts, what in needs:
+        ref = _get(c.doc, *parts)
+        if not isinstance(ref, str):
+            continue
+        for var in referenced_vars(ref):
+            if not c.env.get(var):
+                yield c.problem(parts, f"environment variable {var} is not set ({what})",
+                                f"export {var}=... or add it to a .env file next to where you run mixbot")
+
+
+CHECKS: tuple[Callable[[_Ctx], Iterator[Problem]], ...] = (
+    _unsupported, _interval, _trailing, _venue_pairing, _files, _symbols, _market, _sizes, _secrets,
+)
+
+
+def check(doc: dict[str, Any], src: Source, base_dir: Path | None = None,
+          env: dict[str, str] | None = None) -> list[Problem]:
+    """Run every semantic check on ``doc`` (defaults filled); returns the problems found."""
+    ctx = _Ctx(doc, src, base_dir, env)
+    out: list[Problem] = []
+    for chk in CHECKS:
+        try:
+            out.extend(chk(ctx))
+        except (TypeError, AttributeError, ValueError, KeyError):
+            continue  # a value of the wrong type: the schema step reported it
+    return out

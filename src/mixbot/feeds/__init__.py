@@ -1,0 +1,1 @@
+"""Market-data feeds: bar file loaders and their data-quality reports."""

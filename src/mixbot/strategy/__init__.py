@@ -1,0 +1,1 @@
+"""Strategy layer: the CustomStrategy and its entry/exit mixins (see registry)."""

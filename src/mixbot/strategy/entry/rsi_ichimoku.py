@@ -1,0 +1,58 @@
+"""RSI + Ichimoku entry."""
+
+from __future__ import annotations
+
+from mixbot.indicators import ichimoku, rsi
+from mixbot.strategy.mixin import Bars, EntryMixin
+from mixbot.strategy.registry import register
+
+
+@register("entry")
+class RSIIchimokuEntryMixin(EntryMixin):
+    """Long on a Tenkan/Kijun bullish cross above the cloud, unless RSI is overbought.
+
+    Rule, on the CLOSE of bar i:
+    ``tenkan[i] > kijun[i] and tenkan[i-1] <= kijun[i-1]`` (the cross happens on bar i),
+    ``close[i] > max(senkou_a[i], senkou_b[i])`` (above the cloud as plotted at bar i, which
+    uses data up to bar i - e_displacement only), and
+    ``RSI(e_rsi_period)[i] < e_rsi_overbought``.
+    Source: Goichi Hosoda's Ichimoku Kinko Hyo (lines as documented by StockCharts);
+    RSI by Wilder (TA-Lib).
+    """
+
+    PARAMS = {
+        "e_rsi_period": {"type": "integer", "minimum": 2, "maximum": 500, "default": 14,
+                         "description": "RSI period in bars."},
+        "e_rsi_overbought": {"type": "number", "exclusiveMinimum": 0, "maximum": 100, "default": 70.0,
+                             "description": "No entry when RSI (0-100) is at or above this level."},
+        "e_tenkan": {"type": "integer", "minimum": 1, "maximum": 500, "default": 9,
+                     "description": "Tenkan-sen (conversion line) period in bars."},
+        "e_kijun": {"type": "integer", "minimum": 1, "maximum": 500, "default": 26,
+                    "description": "Kijun-sen (base line) period in bars."},
+        "e_senkou": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 52,
+                     "description": "Senkou Span B period in bars."},
+        "e_displacement": {"type": "integer", "minimum": 0, "maximum": 500, "default": 26,
+                           "description": "Forward shift of the cloud in bars."},
+    }
+
+    def warmup(self) -> int:
+        return max(self.p.e_senkou, self.p.e_kijun) + self.p.e_displacement + 1
+
+    def compute(self, bars: Bars) -> None:
+        ich = ichimoku(bars.high, bars.low, bars.close, self.p.e_tenkan, self.p.e_kijun,
+                       self.p.e_senkou, self.p.e_displacement)
+        self._tenkan = ich.tenkan.tolist()
+        self._kijun = ich.kijun.tolist()
+        self._span_a = ich.senkou_a.tolist()
+        self._span_b = ich.senkou_b.tolist()
+        self._rsi = rsi(bars.close, self.p.e_rsi_period).tolist()
+        self._close = bars.close.tolist()
+
+    def should_enter(self, bars: Bars, i: int) -> bool:
+        if i < 1:
+            return False
+        t, k, t0, k0 = self._tenkan[i], self._kijun[i], self._tenkan[i - 1], self._kijun[i - 1]
+        if not (t > k and t0 <= k0):
+            return False
+        top = max(self._span_a[i], self._span_b[i])
+        return self._close[i] > top and self._rsi[i] < self.p.e_rsi_overbought
