@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import wilder_atr
+from indicator_refs import wilder_atr
 
 from mixbot.indicators import SupertrendResult, supertrend
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import wilder_atr
+from indicator_refs import wilder_atr
 
 from mixbot.indicators import atr, bbands, ema, rsi, sma
 

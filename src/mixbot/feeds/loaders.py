@@ -440,7 +440,8 @@ def _check_short_rows(path: Path, lay: _Layout, df: Any, lineno: IntArray, lines
         ln = int(lineno[i])
         n = len(_fields(lines.get(ln)))
         if n < need:
-            raise _fail(path, lines, ln, f"expected {lay.nfields[0]} fields, found {n}")
+            want = " or ".join(str(k) for k in lay.nfields)
+            raise _fail(path, lines, ln, f"expected {want} fields, found {n}")
 
 
 def _numeric(path: Path, df: Any, col: int, name: str, lineno: IntArray, lines: _Lines) -> Any:
@@ -632,7 +633,40 @@ def _examples(
     return out
 
 
-def _clean(path_label: str, parsed: list[_Parsed], tz: str) -> LoadResult:
+def _session_steps(ts: IntArray, interval_ns: int, tz: str, report: QualityReport) -> Any:
+    """Which steps ts[i] -> ts[i+1] lie inside one day's regular session (local ``tz``).
+
+    The regular session is the longest run of consecutive bar times of day that have a bar
+    on at least half of the days; bars outside it (pre-open, post-close prints) are kept and
+    counted in ``report.outside_session``, and steps touching them are not gaps.
+    """
+    local = pd.DatetimeIndex(ts).tz_localize("UTC").tz_convert(tz).tz_localize(None)
+    lns = local.as_unit("ns").asi8
+    day = local.normalize().as_unit("ns").asi8
+    tod = lns - day
+    n_days = np.unique(day).size
+    vals, counts = np.unique(tod, return_counts=True)
+    common = vals[counts * 2 >= n_days]
+    if common.size == 0:
+        return np.zeros(ts.size - 1, dtype=bool)
+    breaks = np.flatnonzero(np.diff(common) != interval_ns)
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [common.size - 1]])
+    k = int(np.argmax(ends - starts))
+    lo, hi = int(common[starts[k]]), int(common[ends[k]])
+    inside = (tod >= lo) & (tod <= hi)
+    fmt = "%H:%M"
+    lo_s = (pd.Timestamp(0) + pd.Timedelta(lo)).strftime(fmt)
+    hi_s = (pd.Timestamp(0) + pd.Timedelta(hi)).strftime(fmt)
+    report.session = f"{lo_s}-{hi_s} {tz}"
+    out = np.flatnonzero(~inside)
+    report.outside_session.add(
+        int(out.size), [f"{_fmt_ts(int(ts[i]))}" for i in out[:MAX_EXAMPLES]]
+    )
+    return (day[1:] == day[:-1]) & inside[1:] & inside[:-1]
+
+
+def _clean(path_label: str, parsed: list[_Parsed], tz: str, err_path: str) -> LoadResult:
     fmts = sorted({p.fmt for p in parsed})
     report = QualityReport(source=path_label, fmt="+".join(fmts))
     names = [p.name for p in parsed]
@@ -691,7 +725,7 @@ def _clean(path_label: str, parsed: list[_Parsed], tz: str) -> LoadResult:
     report.rows_kept = int(ts.size)
     if report.rows_kept == 0:
         raise DataFileError(
-            path_label,
+            err_path,
             f"no usable rows: all {report.rows_read} rows were dropped\n{report.render()}",
         )
     assert report.rows_read - report.dropped == report.rows_kept
@@ -714,18 +748,10 @@ def _clean(path_label: str, parsed: list[_Parsed], tz: str) -> LoadResult:
         elif interval_ns > 0:
             continuous = all(p.continuous for p in parsed)
             if continuous:
-                same_session = np.ones(steps.size, dtype=bool)
+                in_session = np.ones(steps.size, dtype=bool)
             else:
-                local_day = (
-                    pd.DatetimeIndex(ts)
-                    .tz_localize("UTC")
-                    .tz_convert(tz)
-                    .normalize()
-                    .tz_localize(None)
-                    .asi8
-                )
-                same_session = local_day[1:] == local_day[:-1]
-            gap = same_session & (steps > interval_ns)
+                in_session = _session_steps(ts, interval_ns, tz, report)
+            gap = in_session & (steps > interval_ns)
             missing = (steps[gap] + interval_ns - 1) // interval_ns - 1
             report.missing_bars = int(missing.sum())
             gi = np.flatnonzero(gap)
@@ -747,6 +773,17 @@ def _clean(path_label: str, parsed: list[_Parsed], tz: str) -> LoadResult:
             int(jump.sum()),
             [f"{_fmt_ts(int(ts[i + 1]))} {rel[i]:+.1%}" for i in ji[:MAX_EXAMPLES]],
         )
+
+    # Wide bars (kept): high/low range above the threshold, e.g. a bad print.
+    wide = vals[:, 1] / vals[:, 2] - 1.0 > JUMP_THRESHOLD
+    wi = np.flatnonzero(wide)
+    report.wide_bars.add(
+        int(wide.sum()),
+        [
+            f"{_fmt_ts(int(ts[i]))} high {vals[i, 1]:g} low {vals[i, 2]:g}"
+            for i in wi[:MAX_EXAMPLES]
+        ],
+    )
 
     index = pd.DatetimeIndex(ts.astype("datetime64[ns]"), name="datetime")
     frame = pd.DataFrame(vals, index=index, columns=COLUMNS, dtype=np.float64)
@@ -799,7 +836,7 @@ def load_bars(
     """
     offset = _check_args(tz, session_close)
     p = Path(path)
-    return _clean(p.name, [_parse_file(p, tz, fmt, offset)], tz)
+    return _clean(p.name, [_parse_file(p, tz, fmt, offset)], tz, str(p))
 
 
 def load_many(
@@ -837,4 +874,5 @@ def load_many(
         label = plist[0].name
     else:
         label = f"{len(plist)} files: {plist[0].name} .. {plist[-1].name}"
-    return _clean(label, parsed, tz)
+    err = f"{plist[0].parent} ({label})" if len(plist) > 1 else str(plist[0])
+    return _clean(label, parsed, tz, err)

@@ -58,8 +58,14 @@ class QualityReport:
     Only reported: ``gaps`` (intraday: missing bars inside a session day, ``count`` = number
     of gaps, ``missing_bars`` = bars missing in total), ``largest_gap_days`` (daily data:
     largest calendar-day distance between consecutive bars, weekends and holidays are
-    normal and not counted as gaps), ``jumps`` (close-to-close moves above
-    ``jump_threshold``, 0.25 = 25 %), ``blank_lines`` (empty lines skipped, not rows).
+    normal and not counted as gaps), ``session`` and ``outside_session`` (intraday
+    exchange data: the regular session found from the data, e.g. ``"09:16-15:30
+    Asia/Kolkata"``, and the bars outside it, which are kept; gaps are only counted
+    inside it; 24/7 UTC data has no session and every step is checked), ``jumps``
+    (close-to-close moves above ``jump_threshold``, 0.25 = 25 %), ``wide_bars``
+    (high/low - 1 above ``jump_threshold``, e.g. a bad print), ``blank_lines`` (empty
+    lines skipped, not rows). Gaps describe the returned bars, so dropped rows (e.g.
+    zero-volume placeholders) show up as missing bars too.
 
     Attributes:
         source: file name, or ``"N files: first .. last"`` for a multi-file load.
@@ -89,7 +95,10 @@ class QualityReport:
     missing_bars: int = 0
     largest_gap_days: float | None = None
     largest_gap_at: str | None = None
+    session: str | None = None
+    outside_session: Finding = field(default_factory=Finding)
     jumps: Finding = field(default_factory=Finding)
+    wide_bars: Finding = field(default_factory=Finding)
     jump_threshold: float = 0.25
     first_bar: str | None = None
     last_bar: str | None = None
@@ -154,6 +163,11 @@ class QualityReport:
             out.append(
                 f"  {f.count} intraday gaps, {self.missing_bars} missing bars in total{f._eg()}"
             )
+        if self.session:
+            f = self.outside_session
+            out.append(
+                f"  regular session {self.session}; {f.count} bars outside it (kept){f._eg()}"
+            )
         if self.largest_gap_days is not None:
             out.append(
                 f"  largest gap between bars: {self.largest_gap_days:g} calendar days "
@@ -163,6 +177,11 @@ class QualityReport:
         if f.count:
             out.append(
                 f"  {f.count} close-to-close jumps > {self.jump_threshold:.0%} (kept){f._eg()}"
+            )
+        f = self.wide_bars
+        if f.count:
+            out.append(
+                f"  {f.count} bars with high/low range > {self.jump_threshold:.0%} (kept){f._eg()}"
             )
         if self.blank_lines:
             out.append(f"  skipped {self.blank_lines} blank lines")

@@ -1,8 +1,8 @@
 """Ichimoku Kinko Hyo (Goichi Hosoda), computed once over a whole price series.
 
 Definition as documented by StockCharts ChartSchool, "Ichimoku Cloud"
-(https://chartschool.stockcharts.com/table-of-contents/technical-indicators-and-overlays/technical-overlays/ichimoku-cloud),
-with Hosoda's default settings 9 / 26 / 52 / 26:
+(https://school.stockcharts.com/doku.php?id=technical_indicators:ichimoku_cloud), with
+Hosoda's default settings 9 / 26 / 52 / 26:
 
 * Tenkan-sen (conversion line) = (highest high + lowest low) / 2 over the last 9 bars;
 * Kijun-sen (base line) = (highest high + lowest low) / 2 over the last 26 bars;

@@ -37,7 +37,9 @@ FloatArray = npt.NDArray[np.float64]
 MAX_PERIOD = 100_000
 
 
-def as_float_array(values: Any, name: str = "input", *, allow_leading_nan: bool = False) -> FloatArray:
+def as_float_array(
+    values: Any, name: str = "input", *, allow_leading_nan: bool = False
+) -> FloatArray:
     """Convert ``values`` to a 1-D C-contiguous ``float64`` array and check its values.
 
     Args:
@@ -158,7 +160,9 @@ def bbands(
     d = float(dev)
     if not math.isfinite(d) or d < 0:
         raise ValueError(f"dev must be a finite number >= 0, got {dev!r}")
-    upper, middle, lower = talib.BBANDS(c, timeperiod=p, nbdevup=d, nbdevdn=d, matype=0)
+    upper, middle, lower = talib.BBANDS(
+        c, timeperiod=p, nbdevup=d, nbdevdn=d, matype=talib.MA_Type.SMA
+    )
     return (
         np.asarray(upper, dtype=np.float64),
         np.asarray(middle, dtype=np.float64),
