@@ -1,0 +1,78 @@
+"""The paper broker: Backtrader's BackBroker plus slippage in bps, tick rounding and Indian charges.
+
+Fill model (Backtrader's ``BackBroker`` rules, documented in the README):
+market orders fill at the NEXT bar's open; stop orders trigger when the bar's range reaches
+the stop and fill at the stop price (or the open when the bar gaps through it); limit orders
+fill at the limit (or the open when it gaps better). Slippage moves every fill price
+``slippage_bps`` against the order's side, never outside the bar's high-low range, and the
+slipped price is rounded to the tick AGAINST the trader (buys up, sells down).
+Cash is checked at submission (``checksubmit``): an order the cash cannot pay is rejected
+with status Margin.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import backtrader as bt
+
+from mixbot.brokers.charges import IndianEquityCharges
+from mixbot.brokers.comminfo import IndianEquityCommInfo
+
+
+def round_to_tick(price: float, tick: float, direction: str = "nearest") -> float:
+    """Round ``price`` (INR) to a multiple of ``tick`` (INR): "up", "down" or "nearest"."""
+    if tick <= 0:
+        return price
+    q = price / tick
+    if direction == "up":
+        n = math.ceil(q - 1e-9)
+    elif direction == "down":
+        n = math.floor(q + 1e-9)
+    else:
+        n = math.floor(q + 0.5)
+    return round(n * tick, 10)
+
+
+class PaperBroker(bt.brokers.BackBroker):  # type: ignore[misc]
+    """BackBroker with tick-size rounding of slipped fill prices.
+
+    Params (besides BackBroker's): ``tick_size`` in INR (0.05 for NSE equities).
+    """
+
+    params = (("tick_size", 0.05),)
+
+    def _slip_up(self, pmax: float, price: float, doslip: bool = True, lim: bool = False) -> Any:
+        p = super()._slip_up(pmax, price, doslip, lim)
+        if p is None or not doslip or not self.p.slip_perc:
+            return p
+        r = round_to_tick(p, self.p.tick_size, "up")
+        return r if r <= pmax else round_to_tick(pmax, self.p.tick_size, "down")
+
+    def _slip_down(self, pmin: float, price: float, doslip: bool = True, lim: bool = False) -> Any:
+        p = super()._slip_down(pmin, price, doslip, lim)
+        if p is None or not doslip or not self.p.slip_perc:
+            return p
+        r = round_to_tick(p, self.p.tick_size, "down")
+        return r if r >= pmin else round_to_tick(pmin, self.p.tick_size, "up")
+
+
+def make_broker(kind: str, cash: float, commission: float | None, slippage_bps: float,
+                tick_size: float, product: str) -> bt.brokers.BackBroker:
+    """Build the broker for ``broker.type`` paper or mock.
+
+    paper: :class:`PaperBroker` with slippage (bps of price) and the Indian charges model
+    (or the flat ``commission`` fraction when given). mock: zero charges, no slippage,
+    fills at the signal bar's close (Backtrader cheat-on-close), for tests.
+    """
+    if kind == "mock":
+        broker = bt.brokers.BackBroker(cash=cash, coc=True, checksubmit=True)
+        broker.addcommissioninfo(bt.CommInfoBase(commission=0.0, stocklike=True,
+                                                 commtype=bt.CommInfoBase.COMM_PERC))
+        return broker
+    broker = PaperBroker(cash=cash, slip_perc=slippage_bps / 10_000.0, slip_open=True, slip_match=True,
+                         slip_limit=True, slip_out=False, checksubmit=True, tick_size=tick_size)
+    broker.addcommissioninfo(IndianEquityCommInfo(charges=IndianEquityCharges.from_config(commission, product),
+                                                  product=product))
+    return broker

@@ -1,0 +1,1 @@
+"""Engine: config -> Cerebro (build), the backtest and run jobs, bot status, CLI commands."""

@@ -1,0 +1,1 @@
+"""Risk: position sizing, entry limits (daily trades/loss, exposure, sessions), drawdown halt."""
