@@ -44,6 +44,7 @@ class ArrayFeed(bt.feed.DataBase):
         for line in self.lines:
             line.idx = len(s) - 1
             line.lencount = len(s)
+        self._i = len(s)  # nothing left for the per-bar path
         self._last()
         self.home()
 

@@ -1,0 +1,106 @@
+"""The backtest job: run a config over its data file as fast as possible, then measure it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mixbot.backtest.metrics import Metrics, TradeRecord, compute_metrics
+from mixbot.config.model import BotConfig
+from mixbot.engine.build import Built, build
+
+_EPOCH = np.datetime64("0001-01-01T00:00:00", "us")
+
+
+def num2datetime64(nums: list[float] | np.ndarray) -> np.ndarray:
+    """Inverse of :func:`mixbot.feeds.series.date2num`: Backtrader day numbers -> datetime64[us] (UTC)."""
+    a = np.asarray(nums, dtype=np.float64)
+    us = np.round((a - 1.0) * 86_400_000_000).astype(np.int64)
+    return _EPOCH + us.astype("timedelta64[us]")
+
+
+@dataclass
+class RunResult:
+    """What a finished run leaves: metrics, closed trades, equity (INR, UTC index), refusals, files."""
+
+    metrics: Metrics
+    trades: list[TradeRecord]
+    equity: pd.Series
+    in_market: pd.Series
+    refusals: dict[str, int]
+    events: list[dict[str, Any]]
+    bars: int
+    files: dict[str, Path] = field(default_factory=dict)
+    final_cash: float = 0.0
+    final_value: float = 0.0
+    open_position: float = 0.0
+
+
+def collect(built: Built) -> RunResult:
+    """Turn a finished Cerebro run into a :class:`RunResult` with metrics."""
+    rt = built.runtime
+    cfg: BotConfig = rt.config
+    idx = pd.DatetimeIndex(num2datetime64(rt.equity_time), name="datetime")
+    equity = pd.Series(rt.equity_value, index=idx, dtype=float)
+    in_mkt = pd.Series(rt.in_market, index=idx, dtype=bool)
+    if len(equity) == 0:
+        from mixbot.errors import MixbotError
+
+        raise MixbotError(f"{cfg.source_file}: the run produced no bars (check data.path and data.from/to)")
+    if len(equity) == 1:  # metrics need two points: add the start
+        equity = pd.concat([pd.Series([cfg.broker.initial_balance], index=idx - pd.Timedelta(seconds=1)), equity])
+        in_mkt = pd.concat([pd.Series([False], index=idx - pd.Timedelta(seconds=1)), in_mkt])
+    ppy = 252.0 if cfg.data.interval_minutes >= 1440 else 252.0
+    metrics = compute_metrics(equity, rt.trades, periods_per_year=ppy, in_market=in_mkt)
+    broker = built.cerebro.broker
+    strat = rt.strategy
+    return RunResult(metrics, rt.trades, equity, in_mkt, dict(rt.refusals), list(rt.events), len(rt.equity_value),
+                     final_cash=broker.getcash(), final_value=broker.getvalue(),
+                     open_position=strat.position.size if strat is not None else 0.0)
+
+
+def run_backtest(cfg: BotConfig, *, date_from: str | None = None, date_to: str | None = None,
+                 report_dir: Path | None = None, progress: bool = True) -> RunResult:
+    """Backtest ``cfg`` on its data file and (optionally) write a report folder.
+
+    The report folder gets ``equity.png``, ``trades.csv``, ``equity.csv`` and ``metrics.json``.
+
+    Raises:
+        ConfigError / DataFileError: unusable config or data (message names file and fix).
+    """
+    from mixbot.engine.progress import bar_progress
+
+    built = build(cfg, "backtest", date_from=date_from, date_to=date_to)
+    try:
+        with bar_progress(len(built.series), f"backtest {cfg.bot_id}", enabled=progress) as update:
+            built.runtime.progress = update
+            built.cerebro.run()
+            update(len(built.series))
+        result = collect(built)
+    finally:
+        built.runtime.journal.close()
+    if report_dir is not None:
+        result.files = write_report(cfg, result, report_dir)
+    return result
+
+
+def write_report(cfg: BotConfig, result: RunResult, report_dir: Path) -> dict[str, Path]:
+    """Write the report files of a run into ``report_dir``."""
+    from mixbot.backtest.report import write_equity_png, write_metrics_json, write_trades_csv
+
+    tz = cfg.market.timezone
+    files = {"trades": write_trades_csv(result.trades, report_dir / "trades.csv", tz),
+             "metrics": write_metrics_json(result.metrics, report_dir / "metrics.json",
+                                           {"bot_id": cfg.bot_id, "bars": result.bars, "refusals": result.refusals})}
+    if cfg.logging.save_equity_curve:
+        files["equity_png"] = write_equity_png(result.equity, result.metrics, report_dir / "equity.png",
+                                               f"{cfg.bot_id}: {cfg.description}"[:110], tz)
+        eq = result.equity.copy()
+        eq.index = eq.index.tz_localize("UTC").tz_convert(tz)
+        eq.rename("equity_inr").to_csv(report_dir / "equity.csv")
+        files["equity_csv"] = report_dir / "equity.csv"
+    return files

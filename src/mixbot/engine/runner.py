@@ -1,0 +1,112 @@
+"""The run job: a paper (later live) session until the feed ends or Ctrl+C, with ``get_status()``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from mixbot.config.model import BotConfig
+from mixbot.engine.backtest import RunResult, collect
+from mixbot.engine.build import Built, build
+
+
+class Bot:
+    """One bot process: build it, :meth:`run` it, ask :meth:`get_status` from any thread,
+    :meth:`stop` it gracefully (also on SIGINT/SIGTERM when run in the main thread)."""
+
+    def __init__(self, cfg: BotConfig, mode: str = "paper", console_level: str | None = None) -> None:
+        self.cfg = cfg
+        self.mode = mode
+        self.console_level = console_level
+        self.built: Built | None = None
+        self.result: RunResult | None = None
+        self.state = "created"
+        self._stop = threading.Event()
+
+    def run(self, progress: Any = None) -> RunResult:
+        """Run until the feed ends or :meth:`stop`; returns the run's results."""
+        self.built = build(self.cfg, self.mode, console_level=self.console_level, progress=progress)
+        log = self.built.runtime.journal.log
+        old: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                old[sig] = signal.signal(sig, lambda *_: self.stop())
+        self.state = "running"
+        try:
+            self.built.cerebro.run()
+            self.state = "stopped" if self._stop.is_set() else "finished"
+            self.result = collect(self.built)
+            status = self.get_status()
+            log.info("final status: %s", json.dumps(status, default=str))
+            self._write_status(status)
+            return self.result
+        except Exception:
+            self.state = "error"
+            log.exception("bot %s crashed", self.cfg.bot_id)
+            raise
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+            self.built.runtime.journal.close()
+
+    def stop(self) -> None:
+        """Ask the engine to stop after the current bar (safe from any thread / signal handler)."""
+        self._stop.set()
+        if self.built is not None:
+            self.built.cerebro.runstop()
+            stop = getattr(self.built.feed, "stop", None)
+            if stop is not None and self.built.feed.islive():
+                self.built.feed._stop_event.set()
+
+    def _write_status(self, status: dict[str, Any]) -> None:
+        path = Path("logs") / "status" / f"{self.cfg.bot_id}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(status, indent=2, default=str), encoding="utf-8")
+
+    def get_status(self) -> dict[str, Any]:
+        """A snapshot: feed status, data points, cash, value, positions, open orders,
+        last bar time (IST), active halts, today's counters. Money in INR."""
+        b = self.built
+        if b is None:
+            return {"bot_id": self.cfg.bot_id, "mode": self.mode, "state": self.state}
+        rt = b.runtime
+        strat = rt.strategy
+        broker = b.cerebro.broker
+        feed = b.feed
+        positions = []
+        open_orders = []
+        last_bar = None
+        if strat is not None:
+            for d in strat.datas:
+                p = strat.getposition(d)
+                if p.size:
+                    positions.append({"symbol": d._name, "size": p.size, "avg_price": round(p.price, 2)})
+            for o in list(getattr(broker, "pending", [])) + list(getattr(broker, "orders", [])):
+                if hasattr(o, "alive") and o.alive():
+                    open_orders.append({"ref": o.ref, "side": "BUY" if o.isbuy() else "SELL",
+                                        "type": o.getordername(), "size": o.created.size,
+                                        "price": o.created.price, "role": strat.order_reason.get(o.ref, "?")})
+            if len(strat.data):
+                last_bar = rt.journal.ist(strat.data.datetime.datetime(0))
+        seen = set()
+        open_orders = [o for o in open_orders if not (o["ref"] in seen or seen.add(o["ref"]))]  # type: ignore[func-returns-value]
+        risk = rt.risk.state
+        return {
+            "bot_id": self.cfg.bot_id,
+            "mode": self.mode,
+            "state": self.state,
+            "feed_status": getattr(feed, "state_name", "HISTORICAL"),
+            "data_points": len(strat.data) if strat is not None else 0,
+            "cash": round(broker.getcash(), 2),
+            "value": round(broker.getvalue(), 2),
+            "positions": positions,
+            "open_orders": open_orders,
+            "last_bar_time": last_bar,
+            "halts": [risk.halt_reason] if risk.halted else [],
+            "today": {"date": str(risk.today.day), "entries": risk.today.entries,
+                      "realized_pnl": round(risk.today.realized_pnl, 2)},
+            "trades_closed": len(rt.trades),
+        }

@@ -1,0 +1,271 @@
+"""``CustomStrategy``: one entry mixin + one exit mixin + the risk manager, on one feed.
+
+Per bar (on its CLOSE), in this order:
+
+1. the drawdown guard: equity down ``max_drawdown_pct`` from its peak -> square off, halt;
+2. with a position: end-of-day square-off (intraday product, bar end >= ``square_off_at``),
+   the config's trailing stop (armed after ``activation_pct`` gain on closes, exits when the
+   close is ``trailing_pct`` under the highest close), then the exit mixin;
+3. when flat: the entry mixin; a signal goes through the risk manager (session window,
+   daily limits, exposure, size) and becomes a market BUY filled at the next bar's open.
+
+When an entry fills, the risk section's ``stop_loss_pct`` / ``take_profit_pct`` become a
+stop order and a limit order (one-cancels-other) held by the broker, active from the next
+bar and filled intrabar. If one bar reaches both, the stop-loss fills first (it is
+submitted first and the broker checks orders in submission order): the conservative
+assumption. Close-based exits are market orders filled at the next bar's open.
+
+The strategy reads bars only through :class:`~mixbot.strategy.window.BarWindow`, so the
+same code runs on a backtest feed, a replayed session and a live feed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import backtrader as bt
+
+from mixbot.backtest.metrics import TradeRecord
+from mixbot.brokers.paper import round_to_tick
+from mixbot.strategy.mixin import EntryMixin, ExitMixin, PositionState
+from mixbot.strategy.window import BarWindow
+
+
+@dataclass
+class BotRuntime:
+    """Everything the strategy needs besides the feed; also what the outside world reads.
+
+    The engine builds it; the strategy fills ``equity``, ``trades``, ``status``.
+    """
+
+    config: Any  # BotConfig
+    entry: EntryMixin
+    exit: ExitMixin
+    risk: Any  # RiskManager
+    journal: Any  # Journal
+    progress: Any = None  # callable(n_bars) or None
+    record_equity: bool = True
+    equity_time: list[float] = field(default_factory=list)
+    equity_value: list[float] = field(default_factory=list)
+    in_market: list[bool] = field(default_factory=list)
+    trades: list[TradeRecord] = field(default_factory=list)
+    refusals: dict[str, int] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    strategy: Any = None
+
+
+class CustomStrategy(bt.Strategy):
+    """The strategy assembled from a config (see module docstring for the rules)."""
+
+    params = (("runtime", None),)
+
+    def __init__(self) -> None:
+        rt: BotRuntime = self.p.runtime
+        rt.strategy = self
+        self.rt = rt
+        cfg = rt.config
+        self.cfg = cfg
+        self.log = rt.journal.log
+        self.tick = cfg.broker.tick_size
+        win = max(cfg.data.lookback_bars, 10 * max(rt.entry.warmup(), rt.exit.warmup(), 1), 300)
+        self.window = BarWindow(self.data, [rt.entry, rt.exit], win, cfg.market.timezone)
+        self.intraday_bars = cfg.data.interval_minutes < 1440
+        self.square_off = cfg.market.square_off_at_min if cfg.trading.product == "intraday" else None
+        self.pos_state: PositionState | None = None
+        self.entry_order: bt.Order | None = None
+        self.exit_order: bt.Order | None = None
+        self.exit_reason = ""
+        self.protect: list[bt.Order] = []
+        self.order_reason: dict[int, str] = {}
+        self.open_trade: dict[str, Any] | None = None
+        self.signal_bar = -1
+
+    # ------------------------------------------------------------------ helpers
+    def _bar_time(self) -> dt.datetime:
+        return self.data.datetime.datetime(0)
+
+    def _refuse(self, reason: str) -> None:
+        key = reason.split(" (")[0]
+        self.rt.refusals[key] = self.rt.refusals.get(key, 0) + 1
+        self.log.info("entry refused at %s: %s", self.rt.journal.ist(self._bar_time()), reason)
+
+    def _event(self, kind: str, **fields: Any) -> None:
+        rec = {"event": kind, "bar_time": self.rt.journal.ist(self._bar_time()), **fields}
+        self.rt.events.append(rec)
+
+    # ------------------------------------------------------------------ main loop
+    def next(self) -> None:
+        w = self.window
+        w.advance()
+        rt = self.rt
+        i = w.i
+        close = self.data.close[0]
+        broker = self.broker
+        value = broker.getvalue()
+        pos = self.position.size
+        if rt.record_equity:
+            rt.equity_time.append(self.data.datetime[0])
+            rt.equity_value.append(value)
+            rt.in_market.append(pos != 0)
+        if rt.progress is not None and w.count % 2000 == 0:
+            rt.progress(w.count)
+        risk = rt.risk
+        risk.new_bar(w.day)
+
+        dd = risk.check_drawdown(value)
+        if dd is not None:
+            msg = f"max_drawdown_pct {self.cfg.trading.max_drawdown_pct} reached (drawdown {dd:.2f} %)"
+            risk.halt(msg)
+            self.log.warning("HALT: %s; squaring off and taking no new entries", msg)
+            self._event("halt", reason=msg)
+            if pos:
+                self._exit("halt")
+            return
+
+        if pos:
+            st = self.pos_state
+            if st is None or self.exit_order is not None:
+                return
+            if close > st.highest_close:
+                st.highest_close = close
+            if close < st.lowest_close:
+                st.lowest_close = close
+            if self.square_off is not None and self.intraday_bars and w.minute >= self.square_off:
+                self._exit("eod_square_off")
+                return
+            ts = self.cfg.risk.trailing_stop
+            if ts.enabled and st.highest_close >= st.entry_price * (1 + ts.activation_pct / 100.0) \
+                    and close <= st.highest_close * (1 - ts.trailing_pct / 100.0):
+                self._exit("trailing_stop")
+                return
+            reason = rt.exit.should_exit(w.bars, i, st)
+            if reason:
+                self._exit(reason)
+            return
+
+        if self.entry_order is not None or self.exit_order is not None:
+            return
+        if not rt.entry.should_enter(w.bars, i):
+            return
+        gross = sum(abs(p.size) * d.close[0] for d, p in ((d, self.getposition(d)) for d in self.datas))
+        reason = risk.check_entry(w.minute, 0, value, gross)
+        if reason is None:
+            size = risk.size(value, close, broker.getcash())
+            if size <= 0:
+                reason = f"size rounds to 0 (equity {value:.2f} INR, price {close:.2f}, lot {self.cfg.trading.lot_size})"
+        if reason is not None:
+            self._refuse(reason)
+            return
+        self.signal_bar = w.abs_index
+        self.entry_order = self.buy(size=size, exectype=bt.Order.Market)
+        self.order_reason[self.entry_order.ref] = "entry"
+        risk.on_entry()
+        self.log.info("entry signal %s at %s: BUY %d at market (close %.2f)", rt.entry.__class__.__name__,
+                      self.rt.journal.ist(self._bar_time()), size, close)
+
+    def _exit(self, reason: str) -> None:
+        for o in self.protect:
+            if o.alive():
+                self.cancel(o)
+        self.protect = []
+        self.exit_reason = reason
+        self.exit_order = self.close(exectype=bt.Order.Market)
+        if self.exit_order is not None:
+            self.order_reason[self.exit_order.ref] = reason
+            self.log.info("exit (%s) at %s: SELL %s at market", reason, self.rt.journal.ist(self._bar_time()),
+                          self.position.size)
+
+    # ------------------------------------------------------------------ notifications
+    @staticmethod
+    def _same(order: bt.Order, mine: bt.Order | None) -> bool:
+        # Backtrader notifies CLONES of orders: compare by reference number
+        return mine is not None and order.ref == mine.ref
+
+    def notify_order(self, order: bt.Order) -> None:
+        role = self.order_reason.get(order.ref, "?")
+        status = order.getstatusname()
+        j = self.rt.journal
+        if order.status in (order.Submitted, order.Accepted):
+            j.record("orders", ref=order.ref, role=role, status=status, side="BUY" if order.isbuy() else "SELL",
+                     type=order.getordername(), size=order.created.size, price=order.created.price,
+                     bar_time=j.ist(self._bar_time()))
+            return
+        j.record("orders", ref=order.ref, role=role, status=status, side="BUY" if order.isbuy() else "SELL",
+                 type=order.getordername(), size=order.executed.size or order.created.size,
+                 price=order.executed.price or order.created.price, commission=order.executed.comm,
+                 bar_time=j.ist(self._bar_time()))
+        if order.status == order.Completed:
+            if role == "entry":
+                self._on_entry_fill(order)
+            else:
+                self._on_exit_fill(order, role)
+            return
+        # Canceled / Margin / Rejected / Expired
+        if self._same(order, self.entry_order):
+            self.entry_order = None
+            if order.status != order.Canceled:
+                self.log.warning("entry order %s: %s (not enough cash or rejected)", order.ref, status)
+        elif self._same(order, self.exit_order):
+            self.exit_order = None
+            self.log.error("exit order %s: %s; will retry on the next bar", order.ref, status)
+        self.protect = [o for o in self.protect if o.alive() and o.ref != order.ref]
+
+    def _on_entry_fill(self, order: bt.Order) -> None:
+        self.entry_order = None
+        price, size = order.executed.price, order.executed.size
+        w = self.window
+        st = PositionState(entry_price=price, entry_bar=self.signal_bar, size=size, highest_close=price,
+                           lowest_close=price)
+        self.rt.exit.on_entry(w.bars, w.i, st)
+        self.pos_state = st
+        when = self._bar_time()
+        self.open_trade = {"entry_time": when, "entry_price": price, "size": size,
+                           "entry_comm": order.executed.comm, "entry_bar": self.signal_bar}
+        self.log.info("ENTRY filled: BUY %s @ %.2f (charges %.2f INR)", size, price, order.executed.comm)
+        self._event("trade_entry", price=price, size=size)
+        r = self.cfg.risk
+        sl = tp = None
+        if r.stop_loss_pct:
+            px = round_to_tick(price * (1 - r.stop_loss_pct / 100.0), self.tick, "down")
+            sl = self.sell(size=size, exectype=bt.Order.Stop, price=px)
+            self.order_reason[sl.ref] = "stop_loss"
+        if r.take_profit_pct:
+            px = round_to_tick(price * (1 + r.take_profit_pct / 100.0), self.tick, "up")
+            tp = self.sell(size=size, exectype=bt.Order.Limit, price=px, oco=sl)
+            self.order_reason[tp.ref] = "take_profit"
+        self.protect = [o for o in (sl, tp) if o is not None]
+
+    def _on_exit_fill(self, order: bt.Order, role: str) -> None:
+        if self._same(order, self.exit_order):
+            self.exit_order = None
+        for o in self.protect:
+            if o.ref != order.ref and o.alive():
+                self.cancel(o)
+        self.protect = []
+        ot = self.open_trade
+        if ot is None or self.position.size != 0:
+            return
+        price = order.executed.price
+        size = ot["size"]
+        gross = (price - ot["entry_price"]) * size
+        charges = ot["entry_comm"] + order.executed.comm
+        rec = TradeRecord(entry_time=ot["entry_time"], exit_time=self._bar_time(), side="long", size=size,
+                          entry_price=ot["entry_price"], exit_price=price, pnl_gross=gross, charges=charges,
+                          pnl_net=gross - charges, exit_reason=role,
+                          bars_held=self.window.abs_index - ot["entry_bar"])
+        self.rt.trades.append(rec)
+        self.rt.risk.on_trade_closed(rec.pnl_net)
+        self.open_trade = None
+        self.pos_state = None
+        j = self.rt.journal
+        j.record("trades", entry_time=j.ist(rec.entry_time), exit_time=j.ist(rec.exit_time), side="long",
+                 size=size, entry_price=rec.entry_price, exit_price=price, pnl_gross=round(gross, 2),
+                 charges=round(charges, 2), pnl_net=round(rec.pnl_net, 2), exit_reason=role,
+                 bars_held=rec.bars_held)
+        self.log.info("EXIT filled (%s): SELL %s @ %.2f, net PnL %.2f INR", role, size, price, rec.pnl_net)
+        self._event("trade_exit", price=price, size=size, pnl_net=rec.pnl_net, reason=role)
+
+    def notify_data(self, data: Any, status: int, *args: Any, **kwargs: Any) -> None:
+        self.log.info("feed %s: %s", data._name or "data0", data._getstatusname(status))
