@@ -38,7 +38,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 "file": r.file,
                 "valid": r.ok,
                 "problems": [p.to_dict() for p in r.problems],
-                **({"effective": mask(r.effective, SECRET_FIELDS)} if args.show_effective and r.effective else {}),
+                **(
+                    {"effective": mask(r.effective, SECRET_FIELDS)}
+                    if args.show_effective and r.effective
+                    else {}
+                ),
             }
             for r in reports
         ]
@@ -96,20 +100,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mixbot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("validate", help="check bot configs and report every problem",
-                       description="Validate bot configs against the schema, the mixin parameter schemas "
-                                   "and semantic rules. Exit 0 = all valid, 2 = some invalid, 1 = internal error.")
-    p.add_argument("files", nargs="+", metavar="FILE", help="config files (e.g. config/trading/*.json)")
-    p.add_argument("--format", choices=["text", "json"], default="text", help="output format (json for tools)")
-    p.add_argument("--show-effective", action="store_true",
-                   help="print each config with defaults filled and secrets masked")
+    p = sub.add_parser(
+        "validate",
+        help="check bot configs and report every problem",
+        description="Validate bot configs against the schema, the mixin parameter schemas "
+        "and semantic rules. Exit 0 = all valid, 2 = some invalid, 1 = internal error.",
+    )
+    p.add_argument(
+        "files", nargs="+", metavar="FILE", help="config files (e.g. config/trading/*.json)"
+    )
+    p.add_argument(
+        "--format", choices=["text", "json"], default="text", help="output format (json for tools)"
+    )
+    p.add_argument(
+        "--show-effective",
+        action="store_true",
+        help="print each config with defaults filled and secrets masked",
+    )
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("schema", help="print or export the bot config JSON Schema",
-                       description="Print the editor JSON Schema (base schema + mixin params), or write it.")
+    p = sub.add_parser(
+        "schema",
+        help="print or export the bot config JSON Schema",
+        description="Print the editor JSON Schema (base schema + mixin params), or write it.",
+    )
     p.add_argument("--export", action="store_true", help="write it to --path")
-    p.add_argument("--check", action="store_true", help="exit 2 when the file at --path is out of date")
-    p.add_argument("--path", default="config/schema/bot.schema.json", help="target file (default: %(default)s)")
+    p.add_argument(
+        "--check", action="store_true", help="exit 2 when the file at --path is out of date"
+    )
+    p.add_argument(
+        "--path", default="config/schema/bot.schema.json", help="target file (default: %(default)s)"
+    )
     p.set_defaults(func=cmd_schema)
 
     _add_engine_commands(sub)
@@ -146,7 +167,10 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc(file=fh)
         except OSError:
             pass
-        print(f"mixbot: internal error: {type(exc).__name__}: {exc} (traceback in {log})", file=sys.stderr)
+        print(
+            f"mixbot: internal error: {type(exc).__name__}: {exc} (traceback in {log})",
+            file=sys.stderr,
+        )
         return 1
 
 

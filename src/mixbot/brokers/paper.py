@@ -58,8 +58,14 @@ class PaperBroker(bt.brokers.BackBroker):  # type: ignore[misc]
         return r if r >= pmin else round_to_tick(pmin, self.p.tick_size, "up")
 
 
-def make_broker(kind: str, cash: float, commission: float | None, slippage_bps: float,
-                tick_size: float, product: str) -> bt.brokers.BackBroker:
+def make_broker(
+    kind: str,
+    cash: float,
+    commission: float | None,
+    slippage_bps: float,
+    tick_size: float,
+    product: str,
+) -> bt.brokers.BackBroker:
     """Build the broker for ``broker.type`` paper or mock.
 
     paper: :class:`PaperBroker` with slippage (bps of price) and the Indian charges model
@@ -68,11 +74,23 @@ def make_broker(kind: str, cash: float, commission: float | None, slippage_bps: 
     """
     if kind == "mock":
         broker = bt.brokers.BackBroker(cash=cash, coc=True, checksubmit=True)
-        broker.addcommissioninfo(bt.CommInfoBase(commission=0.0, stocklike=True,
-                                                 commtype=bt.CommInfoBase.COMM_PERC))
+        broker.addcommissioninfo(
+            bt.CommInfoBase(commission=0.0, stocklike=True, commtype=bt.CommInfoBase.COMM_PERC)
+        )
         return broker
-    broker = PaperBroker(cash=cash, slip_perc=slippage_bps / 10_000.0, slip_open=True, slip_match=True,
-                         slip_limit=True, slip_out=False, checksubmit=True, tick_size=tick_size)
-    broker.addcommissioninfo(IndianEquityCommInfo(charges=IndianEquityCharges.from_config(commission, product),
-                                                  product=product))
+    broker = PaperBroker(
+        cash=cash,
+        slip_perc=slippage_bps / 10_000.0,
+        slip_open=True,
+        slip_match=True,
+        slip_limit=True,
+        slip_out=False,
+        checksubmit=True,
+        tick_size=tick_size,
+    )
+    broker.addcommissioninfo(
+        IndianEquityCommInfo(
+            charges=IndianEquityCharges.from_config(commission, product), product=product
+        )
+    )
     return broker

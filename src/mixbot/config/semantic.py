@@ -32,7 +32,9 @@ SOURCE_INTERVALS = {
 }
 
 #: Upstox instrument key: SEGMENT|identifier (Upstox docs, "Instruments").
-UPSTOX_KEY = re.compile(r"^(NSE_EQ|NSE_FO|NSE_INDEX|NSE_COM|BSE_EQ|BSE_FO|BSE_INDEX|MCX_FO|MCX_INDEX|NCD_FO|BCD_FO)\|[^|\s]+( [^|\s]+)*$")
+UPSTOX_KEY = re.compile(
+    r"^(NSE_EQ|NSE_FO|NSE_INDEX|NSE_COM|BSE_EQ|BSE_FO|BSE_INDEX|MCX_FO|MCX_INDEX|NCD_FO|BCD_FO)\|[^|\s]+( [^|\s]+)*$"
+)
 #: NSE/BSE trading symbol (RELIANCE, BAJAJ-AUTO, M&M, NIFTY25JANFUT).
 TRADING_SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9&_.-]{0,49}$")
 YAHOO_TICKER = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9.&^=_-]{0,30}$")
@@ -54,14 +56,22 @@ def _minutes(hhmm: Any) -> int | None:
 
 
 class _Ctx:
-    def __init__(self, doc: dict[str, Any], src: Source, base_dir: Path | None, env: dict[str, str] | None):
+    def __init__(
+        self, doc: dict[str, Any], src: Source, base_dir: Path | None, env: dict[str, str] | None
+    ):
         self.doc = doc
         self.src = src
         self.base_dir = base_dir
         self.env = os.environ if env is None else env
 
-    def problem(self, parts: tuple[str | int, ...], message: str, hint: str = "",
-                severity: str = "error", key: bool = False) -> Problem:
+    def problem(
+        self,
+        parts: tuple[str | int, ...],
+        message: str,
+        hint: str = "",
+        severity: str = "error",
+        key: bool = False,
+    ) -> Problem:
         line, col = self.src.locate(parts, key=key)
         return Problem(self.src.file, json_path(parts), message, line, col, hint, severity)
 
@@ -69,20 +79,29 @@ class _Ctx:
 def _unsupported(c: _Ctx) -> Iterator[Problem]:
     btype = _get(c.doc, "broker", "type")
     if btype in NOT_SUPPORTED_BROKERS:
-        yield c.problem(("broker", "type"), f"broker type {btype!r} is not supported yet",
-                        "use paper, upstox, upstox_sandbox or mock")
+        yield c.problem(
+            ("broker", "type"),
+            f"broker type {btype!r} is not supported yet",
+            "use paper, upstox, upstox_sandbox or mock",
+        )
     source = _get(c.doc, "data", "data_source")
     if source in NOT_SUPPORTED_SOURCES:
-        yield c.problem(("data", "data_source"), f"data source {source!r} is not supported yet",
-                        "use csv, replay, yahoo or upstox")
+        yield c.problem(
+            ("data", "data_source"),
+            f"data source {source!r} is not supported yet",
+            "use csv, replay, yahoo or upstox",
+        )
 
 
 def _interval(c: _Ctx) -> Iterator[Problem]:
     source, interval = _get(c.doc, "data", "data_source"), _get(c.doc, "data", "interval")
     ok = SOURCE_INTERVALS.get(source) if isinstance(source, str) else None
     if ok is not None and isinstance(interval, str) and interval not in ok:
-        yield c.problem(("data", "interval"), f"interval {interval!r} is not available from {source}",
-                        f"{source} offers: {', '.join(sorted(ok))}")
+        yield c.problem(
+            ("data", "interval"),
+            f"interval {interval!r} is not available from {source}",
+            f"{source} offers: {', '.join(sorted(ok))}",
+        )
 
 
 def _trailing(c: _Ctx) -> Iterator[Problem]:
@@ -93,22 +112,34 @@ def _trailing(c: _Ctx) -> Iterator[Problem]:
     sl = _get(c.doc, "risk_management", "stop_loss_pct")
     tp = _get(c.doc, "risk_management", "take_profit_pct")
     if isinstance(tp, (int, float)) and isinstance(act, (int, float)) and act >= tp:
-        yield c.problem(("risk_management", "trailing_stop", "activation_pct"),
-                        f"activation_pct {act} is not below take_profit_pct {tp}: the trail would never arm",
-                        "lower activation_pct or raise take_profit_pct")
-    if isinstance(sl, (int, float)) and isinstance(trail, (int, float)) and isinstance(act, (int, float)) \
-            and act == 0 and trail > sl:
-        yield c.problem(("risk_management", "trailing_stop", "trailing_pct"),
-                        f"trailing_pct {trail} is wider than stop_loss_pct {sl} with activation_pct 0: "
-                        "the trailing stop can never act before the stop-loss", severity="warning")
+        yield c.problem(
+            ("risk_management", "trailing_stop", "activation_pct"),
+            f"activation_pct {act} is not below take_profit_pct {tp}: the trail would never arm",
+            "lower activation_pct or raise take_profit_pct",
+        )
+    if (
+        isinstance(sl, (int, float))
+        and isinstance(trail, (int, float))
+        and isinstance(act, (int, float))
+        and act == 0
+        and trail > sl
+    ):
+        yield c.problem(
+            ("risk_management", "trailing_stop", "trailing_pct"),
+            f"trailing_pct {trail} is wider than stop_loss_pct {sl} with activation_pct 0: "
+            "the trailing stop can never act before the stop-loss",
+            severity="warning",
+        )
 
 
 def _venue_pairing(c: _Ctx) -> Iterator[Problem]:
     btype, source = _get(c.doc, "broker", "type"), _get(c.doc, "data", "data_source")
     if btype in LIVE_BROKERS and source != "upstox":
-        yield c.problem(("data", "data_source"),
-                        f"broker {btype!r} sends real orders and needs the live 'upstox' feed, not {source!r}",
-                        "set data.data_source to \"upstox\", or use broker type \"paper\" to test on files")
+        yield c.problem(
+            ("data", "data_source"),
+            f"broker {btype!r} sends real orders and needs the live 'upstox' feed, not {source!r}",
+            'set data.data_source to "upstox", or use broker type "paper" to test on files',
+        )
 
 
 def _files(c: _Ctx) -> Iterator[Problem]:
@@ -118,16 +149,25 @@ def _files(c: _Ctx) -> Iterator[Problem]:
     if source not in ("csv", "replay"):
         return
     if not isinstance(path, str):
-        yield c.problem(("data", "path"), f"data source {source!r} needs data.path (the file to read)",
-                        "e.g. \"path\": \"@data/nse_daily/RELIANCE.csv\"", key=True)
+        yield c.problem(
+            ("data", "path"),
+            f"data source {source!r} needs data.path (the file to read)",
+            'e.g. "path": "@data/nse_daily/RELIANCE.csv"',
+            key=True,
+        )
         return
     if path.startswith("@data/") and sample_data_dir() is None:
-        yield c.problem(("data", "path"), "the market-data folder is not available for @data/ paths",
-                        "set MIXBOT_DATA to the folder holding nse_daily/ and nse_1min/, or put it at ../shared/data")
+        yield c.problem(
+            ("data", "path"),
+            "the market-data folder is not available for @data/ paths",
+            "set MIXBOT_DATA to the folder holding nse_daily/ and nse_1min/, or put it at ../shared/data",
+        )
         return
     full = expand_data_path(path, c.base_dir)
     if not full.exists():
-        yield c.problem(("data", "path"), f"file not found: {full}", "check the path or MIXBOT_DATA")
+        yield c.problem(
+            ("data", "path"), f"file not found: {full}", "check the path or MIXBOT_DATA"
+        )
 
 
 def _symbol_ok(source: Any, sym: str) -> str | None:
@@ -153,12 +193,18 @@ def _symbols(c: _Ctx) -> Iterator[Problem]:
         return
     has_one, has_many = "symbol" in trading, "symbols" in trading
     if has_one and has_many:
-        yield c.problem(("trading", "symbols"), "give either trading.symbol or trading.symbols, not both", key=True)
+        yield c.problem(
+            ("trading", "symbols"),
+            "give either trading.symbol or trading.symbols, not both",
+            key=True,
+        )
     if not has_one and not has_many and not isinstance(_get(c.doc, "data", "symbol"), str):
-        yield c.problem(("trading",), "no symbol: set trading.symbol (e.g. \"RELIANCE\")")
+        yield c.problem(("trading",), 'no symbol: set trading.symbol (e.g. "RELIANCE")')
     btype = _get(c.doc, "broker", "type")
     venue_source = "upstox" if btype in LIVE_BROKERS else source
-    items: list[tuple[tuple[str | int, ...], Any]] = [(("trading", "symbol"), trading.get("symbol"))]
+    items: list[tuple[tuple[str | int, ...], Any]] = [
+        (("trading", "symbol"), trading.get("symbol"))
+    ]
     if isinstance(trading.get("symbols"), list):
         items += [(("trading", "symbols", i), s) for i, s in enumerate(trading["symbols"])]
     items.append((("data", "symbol"), _get(c.doc, "data", "symbol")))
@@ -174,8 +220,14 @@ def _symbols(c: _Ctx) -> Iterator[Problem]:
             elif src_for == "upstox" and sym != sym.upper() and TRADING_SYMBOL.match(sym.upper()):
                 hint = f"trading symbols are upper case: {sym.upper()!r}"
             yield c.problem(parts, f"{sym!r} is {msg}", hint)
-    if isinstance(trading.get("symbols"), list) and len(trading["symbols"]) > 1 and source in ("csv", "replay"):
-        yield c.problem(("trading", "symbols"), "csv/replay sources read one file: use a single symbol")
+    if (
+        isinstance(trading.get("symbols"), list)
+        and len(trading["symbols"]) > 1
+        and source in ("csv", "replay")
+    ):
+        yield c.problem(
+            ("trading", "symbols"), "csv/replay sources read one file: use a single symbol"
+        )
 
 
 def _market(c: _Ctx) -> Iterator[Problem]:
@@ -189,7 +241,11 @@ def _market(c: _Ctx) -> Iterator[Problem]:
 
             ZoneInfo(tz)
         except Exception:
-            yield c.problem(("market", "timezone"), f"unknown time zone {tz!r}", "use an IANA name such as Asia/Kolkata")
+            yield c.problem(
+                ("market", "timezone"),
+                f"unknown time zone {tz!r}",
+                "use an IANA name such as Asia/Kolkata",
+            )
     o, cl = _minutes(m.get("session_open")), _minutes(m.get("session_close"))
     if o is not None and cl is not None and o >= cl:
         yield c.problem(("market", "session_close"), "session_close must be after session_open")
@@ -197,29 +253,48 @@ def _market(c: _Ctx) -> Iterator[Problem]:
     for name in ("no_new_entry_after", "square_off_at"):
         t = _minutes(m.get(name))
         if t is not None and o is not None and cl is not None and not (o < t <= cl):
-            yield c.problem(("market", name), f"{name} {m.get(name)} is outside the session "
-                            f"{m.get('session_open')}-{m.get('session_close')}")
+            yield c.problem(
+                ("market", name),
+                f"{name} {m.get(name)} is outside the session "
+                f"{m.get('session_open')}-{m.get('session_close')}",
+            )
     ne, so = _minutes(m.get("no_new_entry_after")), _minutes(m.get("square_off_at"))
-    if ne is not None and so is not None and ne > so and _get(c.doc, "trading", "product") == "intraday":
-        yield c.problem(("market", "no_new_entry_after"),
-                        "no_new_entry_after is later than square_off_at: entries could open after the square-off",
-                        severity="warning")
+    if (
+        ne is not None
+        and so is not None
+        and ne > so
+        and _get(c.doc, "trading", "product") == "intraday"
+    ):
+        yield c.problem(
+            ("market", "no_new_entry_after"),
+            "no_new_entry_after is later than square_off_at: entries could open after the square-off",
+            severity="warning",
+        )
 
 
 def _sizes(c: _Ctx) -> Iterator[Problem]:
     a = _get(c.doc, "trading", "position_size")
     b = _get(c.doc, "strategy", "position_size")
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a != b:
-        yield c.problem(("strategy", "position_size"),
-                        f"strategy.position_size {b} overrides trading.position_size {a}", severity="warning")
+        yield c.problem(
+            ("strategy", "position_size"),
+            f"strategy.position_size {b} overrides trading.position_size {a}",
+            severity="warning",
+        )
     exp = _get(c.doc, "trading", "max_exposure")
     size = b if isinstance(b, (int, float)) else a
     if isinstance(exp, (int, float)) and isinstance(size, (int, float)) and exp < size <= 1:
-        yield c.problem(("trading", "max_exposure"),
-                        f"max_exposure {exp} is below one position's size {size}: no entry could ever be taken")
+        yield c.problem(
+            ("trading", "max_exposure"),
+            f"max_exposure {exp} is below one position's size {size}: no entry could ever be taken",
+        )
     if _get(c.doc, "data", "interval") == "1d" and _get(c.doc, "trading", "product") == "intraday":
-        yield c.problem(("trading", "product"), "intraday product with daily bars: every position would be "
-                        "squared off on its entry bar", "use an intraday interval or product \"delivery\"")
+        yield c.problem(
+            ("trading", "product"),
+            "intraday product with daily bars: every position would be "
+            "squared off on its entry bar",
+            'use an intraday interval or product "delivery"',
+        )
 
 
 def _secrets(c: _Ctx) -> Iterator[Problem]:
@@ -231,8 +306,15 @@ def _secrets(c: _Ctx) -> Iterator[Problem]:
         needs.append((("broker", "sandbox_token"), "the Upstox sandbox token"))
     if _get(c.doc, "notifications", "enabled") is True:
         if _get(c.doc, "notifications", "telegram", "enabled") is True:
-            needs.append((("notifications", "telegram", "bot_token"), "the Telegram bot token from @BotFather"))
-            needs.append((("notifications", "telegram", "chat_id"), "the Telegram chat id to send to"))
+            needs.append(
+                (
+                    ("notifications", "telegram", "bot_token"),
+                    "the Telegram bot token from @BotFather",
+                )
+            )
+            needs.append(
+                (("notifications", "telegram", "chat_id"), "the Telegram chat id to send to")
+            )
         if _get(c.doc, "notifications", "email", "enabled") is True:
             for f in ("smtp_host", "smtp_user", "smtp_password"):
                 needs.append((("notifications", "email", f), f"the email {f.replace('_', ' ')}"))
@@ -242,17 +324,32 @@ def _secrets(c: _Ctx) -> Iterator[Problem]:
             continue
         for var in referenced_vars(ref):
             if not c.env.get(var):
-                yield c.problem(parts, f"environment variable {var} is not set ({what})",
-                                f"export {var}=... or add it to a .env file next to where you run mixbot")
+                yield c.problem(
+                    parts,
+                    f"environment variable {var} is not set ({what})",
+                    f"export {var}=... or add it to a .env file next to where you run mixbot",
+                )
 
 
 CHECKS: tuple[Callable[[_Ctx], Iterator[Problem]], ...] = (
-    _unsupported, _interval, _trailing, _venue_pairing, _files, _symbols, _market, _sizes, _secrets,
+    _unsupported,
+    _interval,
+    _trailing,
+    _venue_pairing,
+    _files,
+    _symbols,
+    _market,
+    _sizes,
+    _secrets,
 )
 
 
-def check(doc: dict[str, Any], src: Source, base_dir: Path | None = None,
-          env: dict[str, str] | None = None) -> list[Problem]:
+def check(
+    doc: dict[str, Any],
+    src: Source,
+    base_dir: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> list[Problem]:
     """Run every semantic check on ``doc`` (defaults filled); returns the problems found."""
     ctx = _Ctx(doc, src, base_dir, env)
     out: list[Problem] = []

@@ -36,7 +36,9 @@ class Source:
     doc: Any
     positions: dict[str, tuple[int, int, int | None, int | None]]
 
-    def locate(self, parts: list[str | int] | tuple[str | int, ...], key: bool = False) -> tuple[int | None, int | None]:
+    def locate(
+        self, parts: list[str | int] | tuple[str | int, ...], key: bool = False
+    ) -> tuple[int | None, int | None]:
         """Line and column of the value at ``parts`` (or of its key when ``key``), walking up
         to the nearest known ancestor when the exact path is absent (e.g. a missing key)."""
         parts = list(parts)
@@ -93,8 +95,14 @@ def read_source(path: str | Path, text: str | None = None) -> tuple[Source | Non
         if p.is_dir():
             return None, [Problem(name, "$", "is a directory, not a config file")]
         if size > MAX_BYTES:
-            return None, [Problem(name, "$", f"file is {size / 1e6:.1f} MB; a bot config is a few kB",
-                                  hint="point mixbot at the bot's .json config, not a data file")]
+            return None, [
+                Problem(
+                    name,
+                    "$",
+                    f"file is {size / 1e6:.1f} MB; a bot config is a few kB",
+                    hint="point mixbot at the bot's .json config, not a data file",
+                )
+            ]
         try:
             raw = p.read_bytes()
         except OSError as exc:
@@ -103,24 +111,51 @@ def read_source(path: str | Path, text: str | None = None) -> tuple[Source | Non
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
-            return None, [Problem(name, "$", f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
-                                  line=line, column=1, hint="save the file as UTF-8")]
+            return None, [
+                Problem(
+                    name,
+                    "$",
+                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+                    line=line,
+                    column=1,
+                    hint="save the file as UTF-8",
+                )
+            ]
     elif len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         return None, [Problem(name, "$", "text is larger than 1 MB; a bot config is a few kB")]
     if not text.strip():
-        return None, [Problem(name, "$", "file is empty", hint="start from config/trading/0001.json")]
+        return None, [
+            Problem(name, "$", "file is empty", hint="start from config/trading/0001.json")
+        ]
     if _depth(text) > MAX_DEPTH:
-        return None, [Problem(name, "$", f"JSON nested deeper than {MAX_DEPTH} levels; not a bot config")]
+        return None, [
+            Problem(name, "$", f"JSON nested deeper than {MAX_DEPTH} levels; not a bot config")
+        ]
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        return None, [Problem(name, "$", f"not valid JSON: {exc.msg}", line=exc.lineno, column=exc.colno,
-                              hint="check for a missing comma, quote or brace just before this point")]
+        return None, [
+            Problem(
+                name,
+                "$",
+                f"not valid JSON: {exc.msg}",
+                line=exc.lineno,
+                column=exc.colno,
+                hint="check for a missing comma, quote or brace just before this point",
+            )
+        ]
     except (RecursionError, ValueError) as exc:
         return None, [Problem(name, "$", f"not valid JSON: {exc}")]
     if not isinstance(doc, dict):
-        return None, [Problem(name, "$", f"top level must be a JSON object {{...}}, found {type(doc).__name__}",
-                              line=1, column=1)]
+        return None, [
+            Problem(
+                name,
+                "$",
+                f"top level must be a JSON object {{...}}, found {type(doc).__name__}",
+                line=1,
+                column=1,
+            )
+        ]
     try:
         raw_map = calculate(text)
     except Exception:  # positions are a convenience; never fail validation on them

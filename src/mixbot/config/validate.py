@@ -18,9 +18,15 @@ from mixbot.config import schema as schema_mod
 from mixbot.config.problems import Problem, Report, did_you_mean, json_path
 from mixbot.config.source import Source, read_source
 
-_TYPE_NAMES = {"object": "an object {...}", "array": "a list [...]", "string": "a string",
-               "number": "a number", "integer": "a whole number", "boolean": "true or false",
-               "null": "null"}
+_TYPE_NAMES = {
+    "object": "an object {...}",
+    "array": "a list [...]",
+    "string": "a string",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "null": "null",
+}
 
 
 def _json_type(value: Any) -> str:
@@ -57,8 +63,16 @@ def _convert(err: ValidationError, src: Source, prefix: tuple[str | int, ...]) -
         out = []
         for key in sorted(k for k in inst if k not in allowed):
             line, col = src.locate((*parts, key), key=True)
-            out.append(Problem(src.file, json_path((*parts, key)), f"unknown key {key!r}",
-                               line, col, did_you_mean(key, allowed) or f"allowed keys: {', '.join(allowed)}"))
+            out.append(
+                Problem(
+                    src.file,
+                    json_path((*parts, key)),
+                    f"unknown key {key!r}",
+                    line,
+                    col,
+                    did_you_mean(key, allowed) or f"allowed keys: {', '.join(allowed)}",
+                )
+            )
         return out
     line, col = src.locate(parts)
     path = json_path(parts)
@@ -66,31 +80,84 @@ def _convert(err: ValidationError, src: Source, prefix: tuple[str | int, ...]) -
         missing = str(err.message).split("'")[1] if "'" in err.message else err.message
         sub = schema.get("properties", {}).get(missing, {})
         desc = sub.get("description", "") if isinstance(sub, dict) else ""
-        return [Problem(src.file, json_path((*parts, missing)), f"missing required field {missing!r}",
-                        line, col, desc[:120])]
+        return [
+            Problem(
+                src.file,
+                json_path((*parts, missing)),
+                f"missing required field {missing!r}",
+                line,
+                col,
+                desc[:120],
+            )
+        ]
     if validator == "enum":
         choices = [str(c) for c in err.validator_value]
         hint = did_you_mean(str(inst), choices) if isinstance(inst, str) else ""
-        return [Problem(src.file, path, f"{_short(inst)} is not one of {', '.join(choices)}", line, col, hint)]
+        return [
+            Problem(
+                src.file,
+                path,
+                f"{_short(inst)} is not one of {', '.join(choices)}",
+                line,
+                col,
+                hint,
+            )
+        ]
     if validator == "type":
-        want = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
-        names = " or ".join(_TYPE_NAMES.get(w, w) for w in want)
-        return [Problem(src.file, path, f"expected {names}, got {_json_type(inst)} {_short(inst)}", line, col,
-                        schema.get("description", "")[:120])]
+        want = (
+            err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        )
+        names = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in want)
+        return [
+            Problem(
+                src.file,
+                path,
+                f"expected {names}, got {_json_type(inst)} {_short(inst)}",
+                line,
+                col,
+                schema.get("description", "")[:120],
+            )
+        ]
     if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[str(validator)]
-        return [Problem(src.file, path, f"{_short(inst)} is out of range: must be {op} {err.validator_value}",
-                        line, col, schema.get("description", "")[:120])]
+        op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[
+            str(validator)
+        ]
+        return [
+            Problem(
+                src.file,
+                path,
+                f"{_short(inst)} is out of range: must be {op} {err.validator_value}",
+                line,
+                col,
+                schema.get("description", "")[:120],
+            )
+        ]
     if validator == "pattern" and "\\$\\{" in str(err.validator_value):
-        return [Problem(src.file, path, "secrets must not be written in the config",
-                        line, col, "write a reference such as \"${UPSTOX_ACCESS_TOKEN}\" and set that "
-                                   "environment variable (or put it in .env)")]
-    return [Problem(src.file, path, err.message if len(err.message) < 200 else err.message[:197] + "...",
-                    line, col)]
+        return [
+            Problem(
+                src.file,
+                path,
+                "secrets must not be written in the config",
+                line,
+                col,
+                'write a reference such as "${UPSTOX_ACCESS_TOKEN}" and set that '
+                "environment variable (or put it in .env)",
+            )
+        ]
+    return [
+        Problem(
+            src.file,
+            path,
+            err.message if len(err.message) < 200 else err.message[:197] + "...",
+            line,
+            col,
+        )
+    ]
 
 
-def _schema_problems(doc: Any, schema: dict[str, Any], src: Source,
-                     prefix: tuple[str | int, ...] = ()) -> list[Problem]:
+def _schema_problems(
+    doc: Any, schema: dict[str, Any], src: Source, prefix: tuple[str | int, ...] = ()
+) -> list[Problem]:
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     out: list[Problem] = []
     for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
@@ -117,9 +184,16 @@ def _mixin_problems(doc: dict[str, Any], src: Source) -> list[Problem]:
             if not hint and name in registry.names(other):  # type: ignore[arg-type]
                 hint = f"{name} is an {other} mixin; use it in {other}_logic"
             line, col = src.locate(("strategy", field, "name"))
-            out.append(Problem(src.file, json_path(("strategy", field, "name")),
-                               f"unknown {kind} mixin {name!r}", line, col,
-                               hint or f"known {kind} mixins: {', '.join(known)}"))
+            out.append(
+                Problem(
+                    src.file,
+                    json_path(("strategy", field, "name")),
+                    f"unknown {kind} mixin {name!r}",
+                    line,
+                    col,
+                    hint or f"known {kind} mixins: {', '.join(known)}",
+                )
+            )
             continue
         params = logic.get("params", {})
         if not isinstance(params, dict):
@@ -129,7 +203,9 @@ def _mixin_problems(doc: dict[str, Any], src: Source) -> list[Problem]:
     return out
 
 
-def validate_source(src: Source, base_dir: Path | None = None, env: dict[str, str] | None = None) -> Report:
+def validate_source(
+    src: Source, base_dir: Path | None = None, env: dict[str, str] | None = None
+) -> Report:
     """Validate a parsed config. Never raises on bad input: every finding is a Problem."""
     from mixbot.config import semantic
 
@@ -147,7 +223,9 @@ def validate_source(src: Source, base_dir: Path | None = None, env: dict[str, st
     return report
 
 
-def validate_file(path: str | Path, text: str | None = None, env: dict[str, str] | None = None) -> Report:
+def validate_file(
+    path: str | Path, text: str | None = None, env: dict[str, str] | None = None
+) -> Report:
     """Read, parse and validate one config file (or ``text`` standing for it).
 
     ``env`` replaces os.environ for ``${VAR}`` look-ups (tests); by default the
@@ -163,4 +241,6 @@ def validate_file(path: str | Path, text: str | None = None, env: dict[str, str]
     try:
         return validate_source(src, base_dir=Path.cwd(), env=env)
     except RecursionError:
-        return Report(str(path), [Problem(str(path), "$", "structure too deeply nested to validate")])
+        return Report(
+            str(path), [Problem(str(path), "$", "structure too deeply nested to validate")]
+        )

@@ -50,21 +50,40 @@ def collect(built: Built) -> RunResult:
     if len(equity) == 0:
         from mixbot.errors import MixbotError
 
-        raise MixbotError(f"{cfg.source_file}: the run produced no bars (check data.path and data.from/to)")
+        raise MixbotError(
+            f"{cfg.source_file}: the run produced no bars (check data.path and data.from/to)"
+        )
     if len(equity) == 1:  # metrics need two points: add the start
-        equity = pd.concat([pd.Series([cfg.broker.initial_balance], index=idx - pd.Timedelta(seconds=1)), equity])
+        equity = pd.concat(
+            [pd.Series([cfg.broker.initial_balance], index=idx - pd.Timedelta(seconds=1)), equity]
+        )
         in_mkt = pd.concat([pd.Series([False], index=idx - pd.Timedelta(seconds=1)), in_mkt])
     ppy = 252.0 if cfg.data.interval_minutes >= 1440 else 252.0
     metrics = compute_metrics(equity, rt.trades, periods_per_year=ppy, in_market=in_mkt)
     broker = built.cerebro.broker
     strat = rt.strategy
-    return RunResult(metrics, rt.trades, equity, in_mkt, dict(rt.refusals), list(rt.events), len(rt.equity_value),
-                     final_cash=broker.getcash(), final_value=broker.getvalue(),
-                     open_position=strat.position.size if strat is not None else 0.0)
+    return RunResult(
+        metrics,
+        rt.trades,
+        equity,
+        in_mkt,
+        dict(rt.refusals),
+        list(rt.events),
+        len(rt.equity_value),
+        final_cash=broker.getcash(),
+        final_value=broker.getvalue(),
+        open_position=strat.position.size if strat is not None else 0.0,
+    )
 
 
-def run_backtest(cfg: BotConfig, *, date_from: str | None = None, date_to: str | None = None,
-                 report_dir: Path | None = None, progress: bool = True) -> RunResult:
+def run_backtest(
+    cfg: BotConfig,
+    *,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    report_dir: Path | None = None,
+    progress: bool = True,
+) -> RunResult:
     """Backtest ``cfg`` on its data file and (optionally) write a report folder.
 
     The report folder gets ``equity.png``, ``trades.csv``, ``equity.csv`` and ``metrics.json``.
@@ -93,12 +112,22 @@ def write_report(cfg: BotConfig, result: RunResult, report_dir: Path) -> dict[st
     from mixbot.backtest.report import write_equity_png, write_metrics_json, write_trades_csv
 
     tz = cfg.market.timezone
-    files = {"trades": write_trades_csv(result.trades, report_dir / "trades.csv", tz),
-             "metrics": write_metrics_json(result.metrics, report_dir / "metrics.json",
-                                           {"bot_id": cfg.bot_id, "bars": result.bars, "refusals": result.refusals})}
+    files = {
+        "trades": write_trades_csv(result.trades, report_dir / "trades.csv", tz),
+        "metrics": write_metrics_json(
+            result.metrics,
+            report_dir / "metrics.json",
+            {"bot_id": cfg.bot_id, "bars": result.bars, "refusals": result.refusals},
+        ),
+    }
     if cfg.logging.save_equity_curve:
-        files["equity_png"] = write_equity_png(result.equity, result.metrics, report_dir / "equity.png",
-                                               f"{cfg.bot_id}: {cfg.description}"[:110], tz)
+        files["equity_png"] = write_equity_png(
+            result.equity,
+            result.metrics,
+            report_dir / "equity.png",
+            f"{cfg.bot_id}: {cfg.description}"[:110],
+            tz,
+        )
         eq = result.equity.copy()
         eq.index = eq.index.tz_localize("UTC").tz_convert(tz)
         eq.rename("equity_inr").to_csv(report_dir / "equity.csv")

@@ -32,17 +32,29 @@ class Built:
     mode: str
 
 
-def _series(cfg: BotConfig, aggregate: bool, date_from: str | None, date_to: str | None) -> BarSeries:
+def _series(
+    cfg: BotConfig, aggregate: bool, date_from: str | None, date_to: str | None
+) -> BarSeries:
     if cfg.data.path is None:
-        raise ConfigError(f"{cfg.source_file}: data.path is required for data source {cfg.data.data_source!r}")
+        raise ConfigError(
+            f"{cfg.source_file}: data.path is required for data source {cfg.data.data_source!r}"
+        )
     m = cfg.market
-    return prepare_series(cfg.data.path, interval_minutes=cfg.data.interval_minutes, tz=m.timezone,
-                          session_open_min=m.session_open_min, session_close_min=m.session_close_min,
-                          date_from=date_from or cfg.data.date_from, date_to=date_to or cfg.data.date_to,
-                          aggregate=aggregate)
+    return prepare_series(
+        cfg.data.path,
+        interval_minutes=cfg.data.interval_minutes,
+        tz=m.timezone,
+        session_open_min=m.session_open_min,
+        session_close_min=m.session_close_min,
+        date_from=date_from or cfg.data.date_from,
+        date_to=date_to or cfg.data.date_to,
+        aggregate=aggregate,
+    )
 
 
-def make_feed(cfg: BotConfig, mode: str, date_from: str | None = None, date_to: str | None = None) -> tuple[Any, BarSeries]:
+def make_feed(
+    cfg: BotConfig, mode: str, date_from: str | None = None, date_to: str | None = None
+) -> tuple[Any, BarSeries]:
     """The Backtrader feed for ``mode`` and the bars it is built from.
 
     Raises:
@@ -54,24 +66,43 @@ def make_feed(cfg: BotConfig, mode: str, date_from: str | None = None, date_to: 
 
     src = cfg.data.data_source
     if len(cfg.trading.symbols) > 1:
-        raise ConfigError(f"{cfg.source_file}: one symbol per bot is supported for now "
-                          f"(trading.symbols has {len(cfg.trading.symbols)})")
+        raise ConfigError(
+            f"{cfg.source_file}: one symbol per bot is supported for now "
+            f"(trading.symbols has {len(cfg.trading.symbols)})"
+        )
     if src not in ("csv", "replay"):
-        raise ConfigError(f"{cfg.source_file}: data source {src!r} is not available in this version yet; "
-                          "use csv (backtest) or replay (paper session) with a data file")
+        raise ConfigError(
+            f"{cfg.source_file}: data source {src!r} is not available in this version yet; "
+            "use csv (backtest) or replay (paper session) with a data file"
+        )
     m = cfg.market
     if mode == "backtest":
         series = _series(cfg, True, date_from, date_to)
         return ArrayFeed(series=series, name=cfg.data.symbol), series
     series = _series(cfg, False, date_from, date_to)
-    feed = ReplayFeed(series=series, interval_minutes=cfg.data.interval_minutes, speed=cfg.data.speed,
-                      as_ticks=cfg.data.replay_as == "ticks", session_open_min=m.session_open_min,
-                      session_close_min=m.session_close_min, market_tz=m.timezone, name=cfg.data.symbol)
+    feed = ReplayFeed(
+        series=series,
+        interval_minutes=cfg.data.interval_minutes,
+        speed=cfg.data.speed,
+        as_ticks=cfg.data.replay_as == "ticks",
+        session_open_min=m.session_open_min,
+        session_close_min=m.session_close_min,
+        market_tz=m.timezone,
+        name=cfg.data.symbol,
+    )
     return feed, series
 
 
-def build(cfg: BotConfig, mode: str = "backtest", *, date_from: str | None = None, date_to: str | None = None,
-          console_level: str | None = None, progress: Any = None, logs_root: Any = None) -> Built:
+def build(
+    cfg: BotConfig,
+    mode: str = "backtest",
+    *,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    console_level: str | None = None,
+    progress: Any = None,
+    logs_root: Any = None,
+) -> Built:
     """Assemble the Cerebro for ``cfg``.
 
     Raises:
@@ -82,20 +113,41 @@ def build(cfg: BotConfig, mode: str = "backtest", *, date_from: str | None = Non
     from mixbot.brokers.paper import make_broker
 
     if cfg.broker.type not in ("paper", "mock"):
-        raise ConfigError(f"{cfg.source_file}: broker type {cfg.broker.type!r} is not available in this "
-                          "version yet; use paper (or mock)")
+        raise ConfigError(
+            f"{cfg.source_file}: broker type {cfg.broker.type!r} is not available in this "
+            "version yet; use paper (or mock)"
+        )
     feed, series = make_feed(cfg, mode, date_from, date_to)
-    journal = Journal(cfg.bot_id, cfg.logging.log_file, cfg.logging.level, cfg.logging.save_trades,
-                      cfg.market.timezone, root=Path(logs_root or "logs"), console_level=console_level)
+    journal = Journal(
+        cfg.bot_id,
+        cfg.logging.log_file,
+        cfg.logging.level,
+        cfg.logging.save_trades,
+        cfg.market.timezone,
+        root=Path(logs_root or "logs"),
+        console_level=console_level,
+    )
     journal.log.info("bot %s starting in %s mode: %s", cfg.bot_id, mode, cfg.description)
     journal.log.info("data: %s", series.report.render().replace("\n", " | "))
     entry = registry.get("entry", cfg.entry.name).cls(cfg.entry.params)
     exit_ = registry.get("exit", cfg.exit.name).cls(cfg.exit.params)
-    risk = RiskManager(cfg.trading, cfg.risk, cfg.market, intraday_bars=cfg.data.interval_minutes < 1440)
-    runtime = BotRuntime(config=cfg, entry=entry, exit=exit_, risk=risk, journal=journal, progress=progress)
-    cerebro = bt.Cerebro(stdstats=False, preload=(mode == "backtest"), runonce=False, quicknotify=True)
+    risk = RiskManager(
+        cfg.trading, cfg.risk, cfg.market, intraday_bars=cfg.data.interval_minutes < 1440
+    )
+    runtime = BotRuntime(
+        config=cfg, entry=entry, exit=exit_, risk=risk, journal=journal, progress=progress
+    )
+    cerebro = bt.Cerebro(
+        stdstats=False, preload=(mode == "backtest"), runonce=False, quicknotify=True
+    )
     cerebro.adddata(feed)
-    cerebro.broker = make_broker(cfg.broker.type, cfg.broker.initial_balance, cfg.broker.commission,
-                                 cfg.broker.slippage_bps, cfg.broker.tick_size, cfg.trading.product)
+    cerebro.broker = make_broker(
+        cfg.broker.type,
+        cfg.broker.initial_balance,
+        cfg.broker.commission,
+        cfg.broker.slippage_bps,
+        cfg.broker.tick_size,
+        cfg.trading.product,
+    )
     cerebro.addstrategy(CustomStrategy, runtime=runtime)
     return Built(cerebro, runtime, series, feed, mode)

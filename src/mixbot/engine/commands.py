@@ -30,7 +30,9 @@ def _refusal_rows(result: Any) -> list[tuple[str, str]]:
     if reasons:
         rows.append(("exits by reason", ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))))
     if result.refusals:
-        rows.append(("entries refused", ", ".join(f"{k}: {v}" for k, v in sorted(result.refusals.items()))))
+        rows.append(
+            ("entries refused", ", ".join(f"{k}: {v}" for k, v in sorted(result.refusals.items())))
+        )
     return rows
 
 
@@ -40,8 +42,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     report = Path(args.report) if args.report else Path("reports") / cfg.bot_id
-    result = run_backtest(cfg, date_from=args.date_from, date_to=args.date_to, report_dir=report,
-                          progress=not args.no_progress)
+    result = run_backtest(
+        cfg,
+        date_from=args.date_from,
+        date_to=args.date_to,
+        report_dir=report,
+        progress=not args.no_progress,
+    )
     _print_result(f"backtest {cfg.bot_id}: {cfg.description[:70]}", result, _refusal_rows(result))
     for name, path in result.files.items():
         print(f"{name}: {path}")
@@ -57,8 +64,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     bot = Bot(cfg, mode="paper", console_level="WARNING")
-    print(f"mixbot: running {cfg.bot_id} ({cfg.data.data_source}, broker {cfg.broker.type}); Ctrl+C stops "
-          "gracefully", file=sys.stderr)
+    print(
+        f"mixbot: running {cfg.bot_id} ({cfg.data.data_source}, broker {cfg.broker.type}); Ctrl+C stops "
+        "gracefully",
+        file=sys.stderr,
+    )
     show = not args.no_progress and cfg.data.data_source == "replay"
     with bar_progress(0, f"paper {cfg.bot_id}", enabled=False) as _:
         pass
@@ -66,10 +76,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         from mixbot.feeds.series import prepare_series
 
         _ = prepare_series  # bars are counted by the feed; progress shows bars processed
-    result = bot.run(progress=(lambda n: print(f"\r  {n:,} bars", end="", file=sys.stderr)) if show else None)
+    result = bot.run(
+        progress=(lambda n: print(f"\r  {n:,} bars", end="", file=sys.stderr)) if show else None
+    )
     if show:
         print(file=sys.stderr)
-    _print_result(f"paper session {cfg.bot_id}: {cfg.description[:60]}", result, _refusal_rows(result))
+    _print_result(
+        f"paper session {cfg.bot_id}: {cfg.description[:60]}", result, _refusal_rows(result)
+    )
     print(json.dumps(bot.get_status(), indent=2, default=str))
     if args.report:
         from mixbot.engine.backtest import write_report
@@ -84,44 +98,79 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     data = sample_data_dir()
     if data is None or not (data / "nse_daily" / "RELIANCE.csv").exists():
-        print("mixbot demo: the real market-data folder was not found.\n"
-              "Put it at ../shared/data (next to this repository) or set MIXBOT_DATA=/path/to/data; "
-              "it must hold nse_daily/RELIANCE.csv and nse_1min/BANKNIFTY_F1_2019H1.txt.", file=sys.stderr)
+        print(
+            "mixbot demo: the real market-data folder was not found.\n"
+            "Put it at ../shared/data (next to this repository) or set MIXBOT_DATA=/path/to/data; "
+            "it must hold nse_daily/RELIANCE.csv and nse_1min/BANKNIFTY_F1_2019H1.txt.",
+            file=sys.stderr,
+        )
         return 2
     root = Path(__file__).resolve().parents[3] / "config" / "trading"
-    print(f"== 1/2 backtest of config/trading/0001.json on {data / 'nse_daily/RELIANCE.csv'}", flush=True)
-    rc = cmd_backtest(argparse.Namespace(config=str(root / "0001.json"), date_from=None, date_to=None,
-                                         report=None, no_progress=args.no_progress))
+    print(
+        f"== 1/2 backtest of config/trading/0001.json on {data / 'nse_daily/RELIANCE.csv'}",
+        flush=True,
+    )
+    rc = cmd_backtest(
+        argparse.Namespace(
+            config=str(root / "0001.json"),
+            date_from=None,
+            date_to=None,
+            report=None,
+            no_progress=args.no_progress,
+        )
+    )
     if rc:
         return rc
-    print(f"\n== 2/2 paper session replaying {data / 'nse_1min/BANKNIFTY_F1_2019H1.txt'} (config 0003)", flush=True)
-    return cmd_run(argparse.Namespace(config=str(root / "0003.json"), report="reports/0003",
-                                      no_progress=args.no_progress))
+    print(
+        f"\n== 2/2 paper session replaying {data / 'nse_1min/BANKNIFTY_F1_2019H1.txt'} (config 0003)",
+        flush=True,
+    )
+    return cmd_run(
+        argparse.Namespace(
+            config=str(root / "0003.json"), report="reports/0003", no_progress=args.no_progress
+        )
+    )
 
 
 def add_parsers(sub: Any) -> None:
     """Register backtest, run and demo on the ``mixbot`` parser."""
-    p = sub.add_parser("backtest", help="backtest a config on its data file",
-                       description="Run the config's strategy over its data file as fast as possible, print "
-                                   "a metrics table and write a report (equity PNG, trades CSV, metrics JSON).")
+    p = sub.add_parser(
+        "backtest",
+        help="backtest a config on its data file",
+        description="Run the config's strategy over its data file as fast as possible, print "
+        "a metrics table and write a report (equity PNG, trades CSV, metrics JSON).",
+    )
     p.add_argument("config", metavar="CONFIG", help="bot config, e.g. config/trading/0001.json")
-    p.add_argument("--from", dest="date_from", metavar="DATE", help="first IST date, YYYY-MM-DD (overrides data.from)")
-    p.add_argument("--to", dest="date_to", metavar="DATE", help="last IST date, YYYY-MM-DD (overrides data.to)")
+    p.add_argument(
+        "--from",
+        dest="date_from",
+        metavar="DATE",
+        help="first IST date, YYYY-MM-DD (overrides data.from)",
+    )
+    p.add_argument(
+        "--to", dest="date_to", metavar="DATE", help="last IST date, YYYY-MM-DD (overrides data.to)"
+    )
     p.add_argument("--report", metavar="DIR", help="report folder (default reports/<bot_id>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_backtest)
 
-    p = sub.add_parser("run", help="run a bot as a paper session until the feed ends or Ctrl+C",
-                       description="Run the config as a live paper session: a replayed file (data_source "
-                                   "replay) with simulated fills. Ctrl+C stops after the current bar and "
-                                   "prints the final status.")
+    p = sub.add_parser(
+        "run",
+        help="run a bot as a paper session until the feed ends or Ctrl+C",
+        description="Run the config as a live paper session: a replayed file (data_source "
+        "replay) with simulated fills. Ctrl+C stops after the current bar and "
+        "prints the final status.",
+    )
     p.add_argument("config", metavar="CONFIG", help="bot config, e.g. config/trading/0003.json")
     p.add_argument("--report", metavar="DIR", help="also write a report folder at the end")
     p.add_argument("--no-progress", action="store_true", help="no progress counter")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("demo", help="the main job on real data: backtest 0001, replay 0003",
-                       description="Backtest config/trading/0001.json (RELIANCE daily) and replay "
-                                   "config/trading/0003.json (BANKNIFTY 1-minute, 2019 H1) as a paper session.")
+    p = sub.add_parser(
+        "demo",
+        help="the main job on real data: backtest 0001, replay 0003",
+        description="Backtest config/trading/0001.json (RELIANCE daily) and replay "
+        "config/trading/0003.json (BANKNIFTY 1-minute, 2019 H1) as a paper session.",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)

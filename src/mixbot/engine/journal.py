@@ -36,8 +36,16 @@ class Journal:
         console: also echo WARNING+ (or ``console_level``) to stderr.
     """
 
-    def __init__(self, bot_id: str, log_file: Path, level: str = "INFO", save_json: bool = True,
-                 tz: str = "Asia/Kolkata", root: Path = Path("logs"), console_level: str | None = None) -> None:
+    def __init__(
+        self,
+        bot_id: str,
+        log_file: Path,
+        level: str = "INFO",
+        save_json: bool = True,
+        tz: str = "Asia/Kolkata",
+        root: Path = Path("logs"),
+        console_level: str | None = None,
+    ) -> None:
         self.tz = ZoneInfo(tz)
         self.bot_id = bot_id
         self.save_json = save_json
@@ -73,15 +81,18 @@ class Journal:
         """ISO text in the market time zone of a naive-UTC datetime (None passes through)."""
         if when_utc is None:
             return None
-        return when_utc.replace(tzinfo=dt.timezone.utc).astimezone(self.tz).isoformat()
+        return when_utc.replace(tzinfo=dt.UTC).astimezone(self.tz).isoformat()
 
     def record(self, kind: str, **fields: Any) -> None:
         """Append one JSON line to ``trades.json`` or ``orders.json`` (``kind`` = trades/orders)."""
         fh = self._files.get(kind)
         if fh is None:
             return
-        rec = {"logged_at": dt.datetime.now(self.tz).isoformat(timespec="milliseconds"), "bot": self.bot_id,
-               **fields}
+        rec = {
+            "logged_at": dt.datetime.now(self.tz).isoformat(timespec="milliseconds"),
+            "bot": self.bot_id,
+            **fields,
+        }
         fh.write(json.dumps(rec, default=str) + "\n")
 
     def close(self) -> None:

@@ -17,7 +17,9 @@ class Bot:
     """One bot process: build it, :meth:`run` it, ask :meth:`get_status` from any thread,
     :meth:`stop` it gracefully (also on SIGINT/SIGTERM when run in the main thread)."""
 
-    def __init__(self, cfg: BotConfig, mode: str = "paper", console_level: str | None = None) -> None:
+    def __init__(
+        self, cfg: BotConfig, mode: str = "paper", console_level: str | None = None
+    ) -> None:
         self.cfg = cfg
         self.mode = mode
         self.console_level = console_level
@@ -83,12 +85,21 @@ class Bot:
             for d in strat.datas:
                 p = strat.getposition(d)
                 if p.size:
-                    positions.append({"symbol": d._name, "size": p.size, "avg_price": round(p.price, 2)})
+                    positions.append(
+                        {"symbol": d._name, "size": p.size, "avg_price": round(p.price, 2)}
+                    )
             for o in list(getattr(broker, "pending", [])) + list(getattr(broker, "orders", [])):
                 if hasattr(o, "alive") and o.alive():
-                    open_orders.append({"ref": o.ref, "side": "BUY" if o.isbuy() else "SELL",
-                                        "type": o.getordername(), "size": o.created.size,
-                                        "price": o.created.price, "role": strat.order_reason.get(o.ref, "?")})
+                    open_orders.append(
+                        {
+                            "ref": o.ref,
+                            "side": "BUY" if o.isbuy() else "SELL",
+                            "type": o.getordername(),
+                            "size": o.created.size,
+                            "price": o.created.price,
+                            "role": strat.order_reason.get(o.ref, "?"),
+                        }
+                    )
             if len(strat.data):
                 last_bar = rt.journal.ist(strat.data.datetime.datetime(0))
         seen = set()
@@ -106,7 +117,10 @@ class Bot:
             "open_orders": open_orders,
             "last_bar_time": last_bar,
             "halts": [risk.halt_reason] if risk.halted else [],
-            "today": {"date": str(risk.today.day), "entries": risk.today.entries,
-                      "realized_pnl": round(risk.today.realized_pnl, 2)},
+            "today": {
+                "date": str(risk.today.day),
+                "entries": risk.today.entries,
+                "realized_pnl": round(risk.today.realized_pnl, 2),
+            },
             "trades_closed": len(rt.trades),
         }

@@ -18,7 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @dataclass
@@ -46,8 +46,13 @@ class BarAggregator:
     progress (end of data / end of session).
     """
 
-    def __init__(self, interval_minutes: int, session_open_min: int = 555, session_close_min: int = 930,
-                 timezone: str = "Asia/Kolkata") -> None:
+    def __init__(
+        self,
+        interval_minutes: int,
+        session_open_min: int = 555,
+        session_close_min: int = 930,
+        timezone: str = "Asia/Kolkata",
+    ) -> None:
         if interval_minutes < 1:
             raise ValueError("interval_minutes must be >= 1")
         self.interval = interval_minutes
@@ -57,7 +62,9 @@ class BarAggregator:
         self._cur: Bar | None = None
         self._cur_key: tuple[dt.date, int] | None = None
 
-    def _bucket(self, end_utc: dt.datetime, is_bar_end: bool) -> tuple[tuple[dt.date, int], dt.datetime]:
+    def _bucket(
+        self, end_utc: dt.datetime, is_bar_end: bool
+    ) -> tuple[tuple[dt.date, int], dt.datetime]:
         local = end_utc.replace(tzinfo=UTC).astimezone(self.tz)
         day = local.date()
         if self.interval >= 1440:
@@ -77,8 +84,9 @@ class BarAggregator:
         end_local = dt.datetime.combine(day, dt.time(end_min // 60, end_min % 60), self.tz)
         return key, end_local.astimezone(UTC).replace(tzinfo=None)
 
-    def _add(self, ts: dt.datetime, o: float, h: float, lo: float, c: float, v: float,
-             is_bar_end: bool) -> list[Bar]:
+    def _add(
+        self, ts: dt.datetime, o: float, h: float, lo: float, c: float, v: float, is_bar_end: bool
+    ) -> list[Bar]:
         key, end = self._bucket(ts, is_bar_end)
         out: list[Bar] = []
         cur = self._cur
@@ -101,7 +109,9 @@ class BarAggregator:
         """Add a trade tick (``ts`` naive UTC, price INR, quantity shares); returns completed bars."""
         return self._add(ts, price, price, price, price, quantity, is_bar_end=False)
 
-    def add_bar(self, end: dt.datetime, o: float, h: float, lo: float, c: float, v: float) -> list[Bar]:
+    def add_bar(
+        self, end: dt.datetime, o: float, h: float, lo: float, c: float, v: float
+    ) -> list[Bar]:
         """Add a smaller bar labelled by its END time (naive UTC); returns completed bars."""
         return self._add(end, o, h, lo, c, v, is_bar_end=True)
 

@@ -11,7 +11,6 @@ use, so the bars the strategy sees are identical to ``replay_as="bars"``.
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 

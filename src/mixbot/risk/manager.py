@@ -44,8 +44,9 @@ class RiskManager:
         market: session window and no_new_entry_after (minutes after local midnight).
     """
 
-    def __init__(self, trading: TradingConfig, risk: RiskConfig, market: MarketConfig,
-                 intraday_bars: bool) -> None:
+    def __init__(
+        self, trading: TradingConfig, risk: RiskConfig, market: MarketConfig, intraday_bars: bool
+    ) -> None:
         self.trading = trading
         self.risk = risk
         self.market = market
@@ -57,8 +58,9 @@ class RiskManager:
         if self.state.today.day != day:
             self.state.today = DayCounters(day=day)
 
-    def check_entry(self, bar_minute: int, open_positions: int, equity: float,
-                    gross_exposure: float) -> str | None:
+    def check_entry(
+        self, bar_minute: int, open_positions: int, equity: float, gross_exposure: float
+    ) -> str | None:
         """Return None when a new entry is allowed on this bar, else the refusal reason.
 
         Args:
@@ -76,16 +78,25 @@ class RiskManager:
                 return "outside the session"
             if m.no_new_entry_after_min is not None and bar_minute > m.no_new_entry_after_min:
                 return f"after no_new_entry_after ({m.no_new_entry_after_min // 60:02d}:{m.no_new_entry_after_min % 60:02d})"
-            if m.square_off_at_min is not None and self.trading.product == "intraday" \
-                    and bar_minute >= m.square_off_at_min:
+            if (
+                m.square_off_at_min is not None
+                and self.trading.product == "intraday"
+                and bar_minute >= m.square_off_at_min
+            ):
                 return "at or after the square-off time"
         if open_positions >= t.max_positions:
             return f"max_positions {t.max_positions} reached"
         if self.risk.max_daily_trades is not None and s.today.entries >= self.risk.max_daily_trades:
             return f"max_daily_trades {self.risk.max_daily_trades} reached today"
-        if self.risk.max_daily_loss is not None and s.today.realized_pnl <= -self.risk.max_daily_loss:
+        if (
+            self.risk.max_daily_loss is not None
+            and s.today.realized_pnl <= -self.risk.max_daily_loss
+        ):
             return f"max_daily_loss {self.risk.max_daily_loss:.2f} INR reached today ({s.today.realized_pnl:.2f})"
-        if equity > 0 and (gross_exposure + equity * t.position_size) > equity * t.max_exposure + 1e-9:
+        if (
+            equity > 0
+            and (gross_exposure + equity * t.position_size) > equity * t.max_exposure + 1e-9
+        ):
             return f"max_exposure {t.max_exposure:.2f} would be exceeded"
         return None
 

@@ -72,7 +72,9 @@ class CustomStrategy(bt.Strategy):
         win = max(cfg.data.lookback_bars, 10 * max(rt.entry.warmup(), rt.exit.warmup(), 1), 300)
         self.window = BarWindow(self.data, [rt.entry, rt.exit], win, cfg.market.timezone)
         self.intraday_bars = cfg.data.interval_minutes < 1440
-        self.square_off = cfg.market.square_off_at_min if cfg.trading.product == "intraday" else None
+        self.square_off = (
+            cfg.market.square_off_at_min if cfg.trading.product == "intraday" else None
+        )
         self.pos_state: PositionState | None = None
         self.entry_order: bt.Order | None = None
         self.exit_order: bt.Order | None = None
@@ -136,8 +138,11 @@ class CustomStrategy(bt.Strategy):
                 self._exit("eod_square_off")
                 return
             ts = self.cfg.risk.trailing_stop
-            if ts.enabled and st.highest_close >= st.entry_price * (1 + ts.activation_pct / 100.0) \
-                    and close <= st.highest_close * (1 - ts.trailing_pct / 100.0):
+            if (
+                ts.enabled
+                and st.highest_close >= st.entry_price * (1 + ts.activation_pct / 100.0)
+                and close <= st.highest_close * (1 - ts.trailing_pct / 100.0)
+            ):
                 self._exit("trailing_stop")
                 return
             reason = rt.exit.should_exit(w.bars, i, st)
@@ -149,7 +154,9 @@ class CustomStrategy(bt.Strategy):
             return
         if not rt.entry.should_enter(w.bars, i):
             return
-        gross = sum(abs(p.size) * d.close[0] for d, p in ((d, self.getposition(d)) for d in self.datas))
+        gross = sum(
+            abs(p.size) * d.close[0] for d, p in ((d, self.getposition(d)) for d in self.datas)
+        )
         reason = risk.check_entry(w.minute, 0, value, gross)
         if reason is None:
             size = risk.size(value, close, broker.getcash())
@@ -162,8 +169,13 @@ class CustomStrategy(bt.Strategy):
         self.entry_order = self.buy(size=size, exectype=bt.Order.Market)
         self.order_reason[self.entry_order.ref] = "entry"
         risk.on_entry()
-        self.log.info("entry signal %s at %s: BUY %d at market (close %.2f)", rt.entry.__class__.__name__,
-                      self.rt.journal.ist(self._bar_time()), size, close)
+        self.log.info(
+            "entry signal %s at %s: BUY %d at market (close %.2f)",
+            rt.entry.__class__.__name__,
+            self.rt.journal.ist(self._bar_time()),
+            size,
+            close,
+        )
 
     def _exit(self, reason: str) -> None:
         for o in self.protect:
@@ -174,8 +186,12 @@ class CustomStrategy(bt.Strategy):
         self.exit_order = self.close(exectype=bt.Order.Market)
         if self.exit_order is not None:
             self.order_reason[self.exit_order.ref] = reason
-            self.log.info("exit (%s) at %s: SELL %s at market", reason, self.rt.journal.ist(self._bar_time()),
-                          self.position.size)
+            self.log.info(
+                "exit (%s) at %s: SELL %s at market",
+                reason,
+                self.rt.journal.ist(self._bar_time()),
+                self.position.size,
+            )
 
     # ------------------------------------------------------------------ notifications
     @staticmethod
@@ -188,14 +204,30 @@ class CustomStrategy(bt.Strategy):
         status = order.getstatusname()
         j = self.rt.journal
         if order.status in (order.Submitted, order.Accepted):
-            j.record("orders", ref=order.ref, role=role, status=status, side="BUY" if order.isbuy() else "SELL",
-                     type=order.getordername(), size=order.created.size, price=order.created.price,
-                     bar_time=j.ist(self._bar_time()))
+            j.record(
+                "orders",
+                ref=order.ref,
+                role=role,
+                status=status,
+                side="BUY" if order.isbuy() else "SELL",
+                type=order.getordername(),
+                size=order.created.size,
+                price=order.created.price,
+                bar_time=j.ist(self._bar_time()),
+            )
             return
-        j.record("orders", ref=order.ref, role=role, status=status, side="BUY" if order.isbuy() else "SELL",
-                 type=order.getordername(), size=order.executed.size or order.created.size,
-                 price=order.executed.price or order.created.price, commission=order.executed.comm,
-                 bar_time=j.ist(self._bar_time()))
+        j.record(
+            "orders",
+            ref=order.ref,
+            role=role,
+            status=status,
+            side="BUY" if order.isbuy() else "SELL",
+            type=order.getordername(),
+            size=order.executed.size or order.created.size,
+            price=order.executed.price or order.created.price,
+            commission=order.executed.comm,
+            bar_time=j.ist(self._bar_time()),
+        )
         if order.status == order.Completed:
             if role == "entry":
                 self._on_entry_fill(order)
@@ -206,7 +238,9 @@ class CustomStrategy(bt.Strategy):
         if self._same(order, self.entry_order):
             self.entry_order = None
             if order.status != order.Canceled:
-                self.log.warning("entry order %s: %s (not enough cash or rejected)", order.ref, status)
+                self.log.warning(
+                    "entry order %s: %s (not enough cash or rejected)", order.ref, status
+                )
         elif self._same(order, self.exit_order):
             self.exit_order = None
             self.log.error("exit order %s: %s; will retry on the next bar", order.ref, status)
@@ -216,14 +250,26 @@ class CustomStrategy(bt.Strategy):
         self.entry_order = None
         price, size = order.executed.price, order.executed.size
         w = self.window
-        st = PositionState(entry_price=price, entry_bar=self.signal_bar, size=size, highest_close=price,
-                           lowest_close=price)
+        st = PositionState(
+            entry_price=price,
+            entry_bar=self.signal_bar,
+            size=size,
+            highest_close=price,
+            lowest_close=price,
+        )
         self.rt.exit.on_entry(w.bars, w.i, st)
         self.pos_state = st
         when = self._bar_time()
-        self.open_trade = {"entry_time": when, "entry_price": price, "size": size,
-                           "entry_comm": order.executed.comm, "entry_bar": self.signal_bar}
-        self.log.info("ENTRY filled: BUY %s @ %.2f (charges %.2f INR)", size, price, order.executed.comm)
+        self.open_trade = {
+            "entry_time": when,
+            "entry_price": price,
+            "size": size,
+            "entry_comm": order.executed.comm,
+            "entry_bar": self.signal_bar,
+        }
+        self.log.info(
+            "ENTRY filled: BUY %s @ %.2f (charges %.2f INR)", size, price, order.executed.comm
+        )
         self._event("trade_entry", price=price, size=size)
         r = self.cfg.risk
         sl = tp = None
@@ -251,20 +297,41 @@ class CustomStrategy(bt.Strategy):
         size = ot["size"]
         gross = (price - ot["entry_price"]) * size
         charges = ot["entry_comm"] + order.executed.comm
-        rec = TradeRecord(entry_time=ot["entry_time"], exit_time=self._bar_time(), side="long", size=size,
-                          entry_price=ot["entry_price"], exit_price=price, pnl_gross=gross, charges=charges,
-                          pnl_net=gross - charges, exit_reason=role,
-                          bars_held=self.window.abs_index - ot["entry_bar"])
+        rec = TradeRecord(
+            entry_time=ot["entry_time"],
+            exit_time=self._bar_time(),
+            side="long",
+            size=size,
+            entry_price=ot["entry_price"],
+            exit_price=price,
+            pnl_gross=gross,
+            charges=charges,
+            pnl_net=gross - charges,
+            exit_reason=role,
+            bars_held=self.window.abs_index - ot["entry_bar"],
+        )
         self.rt.trades.append(rec)
         self.rt.risk.on_trade_closed(rec.pnl_net)
         self.open_trade = None
         self.pos_state = None
         j = self.rt.journal
-        j.record("trades", entry_time=j.ist(rec.entry_time), exit_time=j.ist(rec.exit_time), side="long",
-                 size=size, entry_price=rec.entry_price, exit_price=price, pnl_gross=round(gross, 2),
-                 charges=round(charges, 2), pnl_net=round(rec.pnl_net, 2), exit_reason=role,
-                 bars_held=rec.bars_held)
-        self.log.info("EXIT filled (%s): SELL %s @ %.2f, net PnL %.2f INR", role, size, price, rec.pnl_net)
+        j.record(
+            "trades",
+            entry_time=j.ist(rec.entry_time),
+            exit_time=j.ist(rec.exit_time),
+            side="long",
+            size=size,
+            entry_price=rec.entry_price,
+            exit_price=price,
+            pnl_gross=round(gross, 2),
+            charges=round(charges, 2),
+            pnl_net=round(rec.pnl_net, 2),
+            exit_reason=role,
+            bars_held=rec.bars_held,
+        )
+        self.log.info(
+            "EXIT filled (%s): SELL %s @ %.2f, net PnL %.2f INR", role, size, price, rec.pnl_net
+        )
         self._event("trade_exit", price=price, size=size, pnl_net=rec.pnl_net, reason=role)
 
     def notify_data(self, data: Any, status: int, *args: Any, **kwargs: Any) -> None:

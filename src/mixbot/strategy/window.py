@@ -42,8 +42,9 @@ class BarWindow:
         self.count = 0  # bars seen
         self.i = -1  # index of the current bar in self.bars
         if self.vector:
-            self.bars = Bars(series.open, series.high, series.low, series.close, series.volume,
-                             series.minutes, 0)
+            self.bars = Bars(
+                series.open, series.high, series.low, series.close, series.volume, series.minutes, 0
+            )
             local = pd.DatetimeIndex(series.end).tz_localize("UTC").tz_convert(tz)
             self._days = [d.date() for d in local.normalize().tz_localize(None).to_pydatetime()]
             for m in mixins:
@@ -61,9 +62,16 @@ class BarWindow:
             self.i = self.count - 1
             return
         d = self.data
-        when = d.datetime.datetime(0).replace(tzinfo=dt.timezone.utc).astimezone(self.tz)
+        when = d.datetime.datetime(0).replace(tzinfo=dt.UTC).astimezone(self.tz)
         self._day = when.date()
-        vals = (d.open[0], d.high[0], d.low[0], d.close[0], d.volume[0], when.hour * 60 + when.minute)
+        vals = (
+            d.open[0],
+            d.high[0],
+            d.low[0],
+            d.close[0],
+            d.volume[0],
+            when.hour * 60 + when.minute,
+        )
         for buf, v in zip(self._buf, vals):
             buf.append(v)
         arrs = [np.fromiter(b, dtype=np.float64, count=len(b)) for b in self._buf[:5]]

@@ -21,26 +21,63 @@ class RSIIchimokuEntryMixin(EntryMixin):
     """
 
     PARAMS = {
-        "e_rsi_period": {"type": "integer", "minimum": 2, "maximum": 500, "default": 14,
-                         "description": "RSI period in bars."},
-        "e_rsi_overbought": {"type": "number", "exclusiveMinimum": 0, "maximum": 100, "default": 70.0,
-                             "description": "No entry when RSI (0-100) is at or above this level."},
-        "e_tenkan": {"type": "integer", "minimum": 1, "maximum": 500, "default": 9,
-                     "description": "Tenkan-sen (conversion line) period in bars."},
-        "e_kijun": {"type": "integer", "minimum": 1, "maximum": 500, "default": 26,
-                    "description": "Kijun-sen (base line) period in bars."},
-        "e_senkou": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 52,
-                     "description": "Senkou Span B period in bars."},
-        "e_displacement": {"type": "integer", "minimum": 0, "maximum": 500, "default": 26,
-                           "description": "Forward shift of the cloud in bars."},
+        "e_rsi_period": {
+            "type": "integer",
+            "minimum": 2,
+            "maximum": 500,
+            "default": 14,
+            "description": "RSI period in bars.",
+        },
+        "e_rsi_overbought": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 100,
+            "default": 70.0,
+            "description": "No entry when RSI (0-100) is at or above this level.",
+        },
+        "e_tenkan": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 500,
+            "default": 9,
+            "description": "Tenkan-sen (conversion line) period in bars.",
+        },
+        "e_kijun": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 500,
+            "default": 26,
+            "description": "Kijun-sen (base line) period in bars.",
+        },
+        "e_senkou": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 1000,
+            "default": 52,
+            "description": "Senkou Span B period in bars.",
+        },
+        "e_displacement": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 500,
+            "default": 26,
+            "description": "Forward shift of the cloud in bars.",
+        },
     }
 
     def warmup(self) -> int:
         return max(self.p.e_senkou, self.p.e_kijun) + self.p.e_displacement + 1
 
     def compute(self, bars: Bars) -> None:
-        ich = ichimoku(bars.high, bars.low, bars.close, self.p.e_tenkan, self.p.e_kijun,
-                       self.p.e_senkou, self.p.e_displacement)
+        ich = ichimoku(
+            bars.high,
+            bars.low,
+            bars.close,
+            self.p.e_tenkan,
+            self.p.e_kijun,
+            self.p.e_senkou,
+            self.p.e_displacement,
+        )
         self._tenkan = ich.tenkan.tolist()
         self._kijun = ich.kijun.tolist()
         self._span_a = ich.senkou_a.tolist()

@@ -19,18 +19,48 @@ class RSIVolumeSupertrendEntryMixin(EntryMixin):
     """
 
     PARAMS = {
-        "e_rsi_period": {"type": "integer", "minimum": 2, "maximum": 500, "default": 14,
-                         "description": "RSI period in bars."},
-        "e_rsi_overbought": {"type": "number", "exclusiveMinimum": 0, "maximum": 100, "default": 70.0,
-                             "description": "No entry when RSI (0-100) is at or above this level."},
-        "e_st_period": {"type": "integer", "minimum": 1, "maximum": 500, "default": 10,
-                        "description": "Supertrend ATR period in bars."},
-        "e_st_multiplier": {"type": "number", "exclusiveMinimum": 0, "maximum": 20, "default": 3.0,
-                            "description": "Supertrend band width in ATRs."},
-        "e_vol_ma_period": {"type": "integer", "minimum": 1, "maximum": 500, "default": 20,
-                            "description": "Volume moving-average period in bars."},
-        "e_min_volume_ratio": {"type": "number", "minimum": 0, "maximum": 100, "default": 1.0,
-                               "description": "Volume must exceed this multiple of its average (0 = no volume filter)."},
+        "e_rsi_period": {
+            "type": "integer",
+            "minimum": 2,
+            "maximum": 500,
+            "default": 14,
+            "description": "RSI period in bars.",
+        },
+        "e_rsi_overbought": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 100,
+            "default": 70.0,
+            "description": "No entry when RSI (0-100) is at or above this level.",
+        },
+        "e_st_period": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 500,
+            "default": 10,
+            "description": "Supertrend ATR period in bars.",
+        },
+        "e_st_multiplier": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 20,
+            "default": 3.0,
+            "description": "Supertrend band width in ATRs.",
+        },
+        "e_vol_ma_period": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 500,
+            "default": 20,
+            "description": "Volume moving-average period in bars.",
+        },
+        "e_min_volume_ratio": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 100,
+            "default": 1.0,
+            "description": "Volume must exceed this multiple of its average (0 = no volume filter).",
+        },
     }
 
     def warmup(self) -> int:

@@ -21,14 +21,32 @@ class ATRExitMixin(ExitMixin):
     """
 
     PARAMS = {
-        "x_atr_period": {"type": "integer", "minimum": 1, "maximum": 500, "default": 14,
-                         "description": "ATR period in bars."},
-        "x_sl_multiplier": {"type": "number", "exclusiveMinimum": 0, "maximum": 50, "default": 2.0,
-                            "description": "Stop distance in ATRs below the entry (or the highest close when trailing)."},
-        "x_tp_multiplier": {"type": "number", "exclusiveMinimum": 0, "maximum": 100, "default": 3.0,
-                            "description": "Target distance in ATRs above the entry."},
-        "x_trailing": {"type": "boolean", "default": False,
-                       "description": "Trail the stop under the highest close since entry."},
+        "x_atr_period": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 500,
+            "default": 14,
+            "description": "ATR period in bars.",
+        },
+        "x_sl_multiplier": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 50,
+            "default": 2.0,
+            "description": "Stop distance in ATRs below the entry (or the highest close when trailing).",
+        },
+        "x_tp_multiplier": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 100,
+            "default": 3.0,
+            "description": "Target distance in ATRs above the entry.",
+        },
+        "x_trailing": {
+            "type": "boolean",
+            "default": False,
+            "description": "Trail the stop under the highest close since entry.",
+        },
     }
 
     def warmup(self) -> int:

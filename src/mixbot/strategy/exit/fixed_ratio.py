@@ -17,10 +17,20 @@ class FixedRatioExitMixin(ExitMixin):
     """
 
     PARAMS = {
-        "x_stop_pct": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100, "default": 2.0,
-                       "description": "Stop distance below entry, percent (2.0 = 2 %)."},
-        "x_reward_ratio": {"type": "number", "exclusiveMinimum": 0, "maximum": 100, "default": 2.0,
-                           "description": "Target distance as a multiple of the stop distance."},
+        "x_stop_pct": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "exclusiveMaximum": 100,
+            "default": 2.0,
+            "description": "Stop distance below entry, percent (2.0 = 2 %).",
+        },
+        "x_reward_ratio": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 100,
+            "default": 2.0,
+            "description": "Target distance as a multiple of the stop distance.",
+        },
     }
 
     def compute(self, bars: Bars) -> None:

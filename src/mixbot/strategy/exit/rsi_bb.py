@@ -17,14 +17,34 @@ class RSIBBExitMixin(ExitMixin):
     """
 
     PARAMS = {
-        "x_rsi_period": {"type": "integer", "minimum": 2, "maximum": 500, "default": 14,
-                         "description": "RSI period in bars."},
-        "x_rsi_overbought": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100,
-                             "default": 70.0, "description": "RSI level (0-100) at or above which to exit."},
-        "x_bb_period": {"type": "integer", "minimum": 2, "maximum": 500, "default": 20,
-                        "description": "Bollinger Bands period in bars."},
-        "x_bb_dev": {"type": "number", "exclusiveMinimum": 0, "maximum": 10, "default": 2.0,
-                     "description": "Bollinger Bands width in standard deviations."},
+        "x_rsi_period": {
+            "type": "integer",
+            "minimum": 2,
+            "maximum": 500,
+            "default": 14,
+            "description": "RSI period in bars.",
+        },
+        "x_rsi_overbought": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "exclusiveMaximum": 100,
+            "default": 70.0,
+            "description": "RSI level (0-100) at or above which to exit.",
+        },
+        "x_bb_period": {
+            "type": "integer",
+            "minimum": 2,
+            "maximum": 500,
+            "default": 20,
+            "description": "Bollinger Bands period in bars.",
+        },
+        "x_bb_dev": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 10,
+            "default": 2.0,
+            "description": "Bollinger Bands width in standard deviations.",
+        },
     }
 
     def warmup(self) -> int:

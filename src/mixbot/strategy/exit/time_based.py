@@ -17,10 +17,19 @@ class TimeBasedExitMixin(ExitMixin):
     """
 
     PARAMS = {
-        "x_max_bars": {"type": "integer", "minimum": 1, "maximum": 100000, "default": 20,
-                       "description": "Bars held before exiting."},
-        "x_exit_time": {"type": ["string", "null"], "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$",
-                        "default": None, "description": "Exit at this HH:MM market time (null = off)."},
+        "x_max_bars": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 100000,
+            "default": 20,
+            "description": "Bars held before exiting.",
+        },
+        "x_exit_time": {
+            "type": ["string", "null"],
+            "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$",
+            "default": None,
+            "description": "Exit at this HH:MM market time (null = off).",
+        },
     }
 
     def compute(self, bars: Bars) -> None:

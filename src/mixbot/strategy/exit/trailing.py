@@ -18,12 +18,27 @@ class TrailingStopExitMixin(ExitMixin):
     """
 
     PARAMS = {
-        "x_trail_pct": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100, "default": 2.0,
-                        "description": "Trailing distance, percent below the highest close (2.0 = 2 %)."},
-        "x_activation_pct": {"type": "number", "minimum": 0, "maximum": 1000, "default": 0.0,
-                             "description": "Gain over entry, percent, before the trail arms (0 = at once)."},
-        "x_initial_stop_pct": {"type": "number", "minimum": 0, "exclusiveMaximum": 100, "default": 0.0,
-                               "description": "Stop below entry, percent, until the trail arms (0 = none)."},
+        "x_trail_pct": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "exclusiveMaximum": 100,
+            "default": 2.0,
+            "description": "Trailing distance, percent below the highest close (2.0 = 2 %).",
+        },
+        "x_activation_pct": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1000,
+            "default": 0.0,
+            "description": "Gain over entry, percent, before the trail arms (0 = at once).",
+        },
+        "x_initial_stop_pct": {
+            "type": "number",
+            "minimum": 0,
+            "exclusiveMaximum": 100,
+            "default": 0.0,
+            "description": "Stop below entry, percent, until the trail arms (0 = none).",
+        },
     }
 
     def compute(self, bars: Bars) -> None:
