@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test venv install install-dev lint typecheck pytest clean
+.PHONY: demo test venv install install-dev lint typecheck pytest clean readme
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,8 @@ test: lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Refresh the generated parts: editor schema and the README's config reference.
+readme: install
+	$(BIN)/mixbot schema --export
+	$(BIN)/python -c "import re,pathlib; from mixbot.config.reference import markdown; p=pathlib.Path('README.md'); t=p.read_text(); b,e='<!-- BEGIN CONFIG REFERENCE -->','<!-- END CONFIG REFERENCE -->'; p.write_text(t.split(b)[0]+b+'\n'+markdown()+e+t.split(e)[1])"

@@ -63,6 +63,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     from mixbot.config.schema import export_text
 
+    if args.markdown:
+        from mixbot.config.reference import markdown
+
+        sys.stdout.write(markdown())
+        return 0
     text = export_text()
     target = Path(args.path)
     if args.check:
@@ -125,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the editor JSON Schema (base schema + mixin params), or write it.",
     )
     p.add_argument("--export", action="store_true", help="write it to --path")
+    p.add_argument("--markdown", action="store_true", help="print the config reference as Markdown")
     p.add_argument(
         "--check", action="store_true", help="exit 2 when the file at --path is out of date"
     )
