@@ -59,7 +59,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     import json
 
     from mixbot.config.load import load_config
-    from mixbot.engine.progress import bar_progress
     from mixbot.engine.runner import Bot
 
     cfg = load_config(args.config)
@@ -69,13 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "gracefully",
         file=sys.stderr,
     )
-    show = not args.no_progress and cfg.data.data_source == "replay"
-    with bar_progress(0, f"paper {cfg.bot_id}", enabled=False) as _:
-        pass
-    if show:
-        from mixbot.feeds.series import prepare_series
-
-        _ = prepare_series  # bars are counted by the feed; progress shows bars processed
+    show = not args.no_progress and sys.stderr.isatty()
     result = bot.run(
         progress=(lambda n: print(f"\r  {n:,} bars", end="", file=sys.stderr)) if show else None
     )
