@@ -27,21 +27,31 @@ def _default(node: dict[str, Any]) -> str:
     return f"`{json.dumps(node['default'])}`"
 
 
-def _rows(props: dict[str, Any], required: list[str], prefix: str, defs: dict[str, Any]) -> list[str]:
+def _rows(
+    props: dict[str, Any], required: list[str], prefix: str, defs: dict[str, Any]
+) -> list[str]:
     out: list[str] = []
     for name, node in props.items():
         if name == "$schema":
             continue
         path = f"{prefix}{name}"
-        if "$ref" in node and node["$ref"].split("/")[-1] in defs and "properties" in defs[node["$ref"].split("/")[-1]]:
+        if (
+            "$ref" in node
+            and node["$ref"].split("/")[-1] in defs
+            and "properties" in defs[node["$ref"].split("/")[-1]]
+        ):
             target = defs[node["$ref"].split("/")[-1]]
-            out.append(f"| `{path}` | object | {'*required*' if name in required else ''} | {node.get('description', '')} |")
+            out.append(
+                f"| `{path}` | object | {'*required*' if name in required else ''} | {node.get('description', '')} |"
+            )
             out += _rows(target["properties"], target.get("required", []), path + ".", defs)
             continue
         node = {**node, "_required": name in required}
         desc = node.get("description", "").replace("|", "\\|")
         if node.get("type") == "object" and "properties" in node:
-            out.append(f"| `{path}` | object | {_default(node) if 'default' in node else ('*required*' if name in required else '')} | {desc} |")
+            out.append(
+                f"| `{path}` | object | {_default(node) if 'default' in node else ('*required*' if name in required else '')} | {desc} |"
+            )
             out += _rows(node["properties"], node.get("required", []), path + ".", defs)
         else:
             out.append(f"| `{path}` | {_type(node)} | {_default(node)} | {desc} |")
@@ -60,8 +70,15 @@ def markdown() -> str:
         for name in registry.names(kind):  # type: ignore[arg-type]
             spec = registry.get(kind, name)  # type: ignore[arg-type]
             doc = " ".join((spec.cls.__doc__ or "").split())
-            lines += [f"**{name}**: {doc}", "", "| param | type | default | meaning (units) |", "|---|---|---|---|"]
+            lines += [
+                f"**{name}**: {doc}",
+                "",
+                "| param | type | default | meaning (units) |",
+                "|---|---|---|---|",
+            ]
             for pname, node in spec.params_schema["properties"].items():
-                lines.append(f"| `{pname}` | {_type(node)} | {_default(node)} | {node.get('description', '')} |")
+                lines.append(
+                    f"| `{pname}` | {_type(node)} | {_default(node)} | {node.get('description', '')} |"
+                )
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"

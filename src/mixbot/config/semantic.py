@@ -37,6 +37,8 @@ UPSTOX_KEY = re.compile(
 )
 #: NSE/BSE trading symbol (RELIANCE, BAJAJ-AUTO, M&M, NIFTY25JANFUT).
 TRADING_SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9&_.-]{0,49}$")
+#: Yahoo's exchange suffixes for NSE and BSE tickers.
+YAHOO_SUFFIX = re.compile(r"\.(NS|BO)$", re.IGNORECASE)
 YAHOO_TICKER = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9.&^=_-]{0,30}$")
 
 
@@ -78,14 +80,14 @@ class _Ctx:
 
 def _unsupported(c: _Ctx) -> Iterator[Problem]:
     btype = _get(c.doc, "broker", "type")
-    if btype in NOT_SUPPORTED_BROKERS:
+    if isinstance(btype, str) and btype in NOT_SUPPORTED_BROKERS:
         yield c.problem(
             ("broker", "type"),
             f"broker type {btype!r} is not supported yet",
             "use paper, upstox, upstox_sandbox or mock",
         )
     source = _get(c.doc, "data", "data_source")
-    if source in NOT_SUPPORTED_SOURCES:
+    if isinstance(source, str) and source in NOT_SUPPORTED_SOURCES:
         yield c.problem(
             ("data", "data_source"),
             f"data source {source!r} is not supported yet",
@@ -134,7 +136,7 @@ def _trailing(c: _Ctx) -> Iterator[Problem]:
 
 def _venue_pairing(c: _Ctx) -> Iterator[Problem]:
     btype, source = _get(c.doc, "broker", "type"), _get(c.doc, "data", "data_source")
-    if btype in LIVE_BROKERS and source != "upstox":
+    if isinstance(btype, str) and btype in LIVE_BROKERS and source != "upstox":
         yield c.problem(
             ("data", "data_source"),
             f"broker {btype!r} sends real orders and needs the live 'upstox' feed, not {source!r}",
@@ -164,14 +166,20 @@ def _files(c: _Ctx) -> Iterator[Problem]:
         )
         return
     full = expand_data_path(path, c.base_dir)
-    if not full.exists():
-        yield c.problem(
-            ("data", "path"), f"file not found: {full}", "check the path or MIXBOT_DATA"
-        )
+    try:
+        found = full.is_file()
+    except (OSError, ValueError) as exc:  # name too long, NUL byte, permission denied
+        yield c.problem(("data", "path"), f"cannot use this path: {exc}")
+        return
+    if not found:
+        what = "is a directory, not a file" if full.is_dir() else "file not found"
+        yield c.problem(("data", "path"), f"{what}: {full}", "check the path or MIXBOT_DATA")
 
 
 def _symbol_ok(source: Any, sym: str) -> str | None:
     if source == "upstox" or source is None:
+        if YAHOO_SUFFIX.search(sym):  # RELIANCE.NS would pass TRADING_SYMBOL's "."
+            return "a Yahoo ticker, not a trading symbol nor an Upstox instrument key"
         if UPSTOX_KEY.match(sym) or TRADING_SYMBOL.match(sym):
             return None
         if "|" in sym:
@@ -201,7 +209,7 @@ def _symbols(c: _Ctx) -> Iterator[Problem]:
     if not has_one and not has_many and not isinstance(_get(c.doc, "data", "symbol"), str):
         yield c.problem(("trading",), 'no symbol: set trading.symbol (e.g. "RELIANCE")')
     btype = _get(c.doc, "broker", "type")
-    venue_source = "upstox" if btype in LIVE_BROKERS else source
+    venue_source = "upstox" if isinstance(btype, str) and btype in LIVE_BROKERS else source
     items: list[tuple[tuple[str | int, ...], Any]] = [
         (("trading", "symbol"), trading.get("symbol"))
     ]
@@ -215,7 +223,7 @@ def _symbols(c: _Ctx) -> Iterator[Problem]:
         msg = _symbol_ok(src_for, sym)
         if msg:
             hint = ""
-            if src_for == "upstox" and sym.upper().endswith(".NS"):
+            if src_for == "upstox" and YAHOO_SUFFIX.search(sym):
                 hint = f"Upstox uses trading symbols without the Yahoo suffix: {sym[:-3].upper()!r}"
             elif src_for == "upstox" and sym != sym.upper() and TRADING_SYMBOL.match(sym.upper()):
                 hint = f"trading symbols are upper case: {sym.upper()!r}"
@@ -356,6 +364,6 @@ def check(
     for chk in CHECKS:
         try:
             out.extend(chk(ctx))
-        except (TypeError, AttributeError, ValueError, KeyError):
-            continue  # a value of the wrong type: the schema step reported it
+        except (TypeError, AttributeError, ValueError, KeyError, OSError):
+            continue  # a value of the wrong type (the schema step reported it) or odd path
     return out

@@ -76,6 +76,9 @@ def _convert(err: ValidationError, src: Source, prefix: tuple[str | int, ...]) -
         return out
     line, col = src.locate(parts)
     path = json_path(parts)
+    # A secret field holding a literal is a secret written in the file: never echo it.
+    secret = tuple(str(p) for p in parts) in schema_mod.SECRET_FIELDS
+    shown = "(value hidden: secret field)" if secret else _short(inst)
     if validator == "required":
         missing = str(err.message).split("'")[1] if "'" in err.message else err.message
         sub = schema.get("properties", {}).get(missing, {})
@@ -97,7 +100,7 @@ def _convert(err: ValidationError, src: Source, prefix: tuple[str | int, ...]) -
             Problem(
                 src.file,
                 path,
-                f"{_short(inst)} is not one of {', '.join(choices)}",
+                f"{shown} is not one of {', '.join(choices)}",
                 line,
                 col,
                 hint,
@@ -112,7 +115,7 @@ def _convert(err: ValidationError, src: Source, prefix: tuple[str | int, ...]) -
             Problem(
                 src.file,
                 path,
-                f"expected {names}, got {_json_type(inst)} {_short(inst)}",
+                f"expected {names}, got {_json_type(inst)} {shown}",
                 line,
                 col,
                 schema.get("description", "")[:120],
@@ -126,7 +129,7 @@ def _convert(err: ValidationError, src: Source, prefix: tuple[str | int, ...]) -
             Problem(
                 src.file,
                 path,
-                f"{_short(inst)} is out of range: must be {op} {err.validator_value}",
+                f"{shown} is out of range: must be {op} {err.validator_value}",
                 line,
                 col,
                 schema.get("description", "")[:120],
@@ -144,11 +147,12 @@ def _convert(err: ValidationError, src: Source, prefix: tuple[str | int, ...]) -
                 "environment variable (or put it in .env)",
             )
         ]
+    message = f"invalid value {shown} ({validator})" if secret else err.message
     return [
         Problem(
             src.file,
             path,
-            err.message if len(err.message) < 200 else err.message[:197] + "...",
+            message if len(message) < 200 else message[:197] + "...",
             line,
             col,
         )
@@ -181,8 +185,10 @@ def _mixin_problems(doc: dict[str, Any], src: Source) -> list[Problem]:
         if name not in known:
             other = "exit" if kind == "entry" else "entry"
             hint = did_you_mean(name, known)
-            if not hint and name in registry.names(other):  # type: ignore[arg-type]
-                hint = f"{name} is an {other} mixin; use it in {other}_logic"
+            if name in registry.names(other):  # type: ignore[arg-type]
+                # Say so first: RSIBBEntryMixin is also "close" to RSIBBExitMixin.
+                wrong_kind = f"{name} is an {other} mixin; use it in {other}_logic"
+                hint = f"{wrong_kind}; as an {kind} mixin, {hint}" if hint else wrong_kind
             line, col = src.locate(("strategy", field, "name"))
             out.append(
                 Problem(
@@ -203,6 +209,24 @@ def _mixin_problems(doc: dict[str, Any], src: Source) -> list[Problem]:
     return out
 
 
+def _fill_mixin_defaults(effective: dict[str, Any]) -> None:
+    """Fill each known mixin's params defaults into ``effective`` (in place), so that the
+    effective config shows every param the mixin will run with."""
+    from mixbot.strategy import registry
+
+    strategy = effective.get("strategy")
+    if not isinstance(strategy, dict):
+        return
+    for kind, field in (("entry", "entry_logic"), ("exit", "exit_logic")):
+        logic = strategy.get(field)
+        if not isinstance(logic, dict) or not isinstance(logic.get("params"), dict):
+            continue
+        name = logic.get("name")
+        if isinstance(name, str) and name in registry.names(kind):  # type: ignore[arg-type]
+            spec = registry.get(kind, name)  # type: ignore[arg-type]
+            logic["params"] = schema_mod.fill_defaults(logic["params"], spec.params_schema)
+
+
 def validate_source(
     src: Source, base_dir: Path | None = None, env: dict[str, str] | None = None
 ) -> Report:
@@ -214,6 +238,7 @@ def validate_source(
     report.problems.extend(_schema_problems(doc, schema_mod.base_schema(), src))
     report.problems.extend(_mixin_problems(doc, src))
     effective = schema_mod.fill_defaults(doc)
+    _fill_mixin_defaults(effective)
     # A value the schema already rejected is not checked again by the semantic rules.
     seen = {p.path for p in report.problems}
     report.problems.extend(
@@ -239,8 +264,12 @@ def validate_file(
     if src is None:
         return Report(str(path), problems)
     try:
-        return validate_source(src, base_dir=Path.cwd(), env=env)
+        report = validate_source(src, base_dir=Path.cwd(), env=env)
     except RecursionError:
         return Report(
             str(path), [Problem(str(path), "$", "structure too deeply nested to validate")]
         )
+    # Parser-level findings (NaN, repeated keys) first; a value they reject is not reported twice.
+    seen = {p.path for p in problems}
+    report.problems = problems + [p for p in report.problems if p.path not in seen]
+    return report
