@@ -9,7 +9,12 @@ Alignment (NSE, IST): intraday buckets are counted from the session open, e.g. w
 (bar end, vendor convention) falls in the bucket ending 09:20. Bars are labelled by
 their END time. A trailing partial bucket at the close ends at the session close.
 Daily bars bucket by local calendar date and end at the session close.
-Ticks before the open are put into the first bucket; ticks after the close into the last.
+Ticks before the open are put into the first bucket; ticks after the close into the last,
+unless that bucket was already emitted: an input for a bucket that is already out (e.g. a
+15:31 or 16:36 post-close print after the 15:30 bar was emitted) is dropped and counted in
+``dropped``, since a bar handed to the strategy cannot be amended. Callers emit a bucket as
+soon as it is complete (:meth:`BarAggregator.bar_is_complete`), the file backtest included,
+so every mode builds the same bars.
 """
 
 from __future__ import annotations
@@ -61,6 +66,8 @@ class BarAggregator:
         self.tz = ZoneInfo(timezone)
         self._cur: Bar | None = None
         self._cur_key: tuple[dt.date, int] | None = None
+        self._done_key: tuple[dt.date, int] | None = None  # last emitted bucket
+        self.dropped = 0  # late inputs for buckets already emitted
 
     def _bucket(
         self, end_utc: dt.datetime, is_bar_end: bool
@@ -88,10 +95,14 @@ class BarAggregator:
         self, ts: dt.datetime, o: float, h: float, lo: float, c: float, v: float, is_bar_end: bool
     ) -> list[Bar]:
         key, end = self._bucket(ts, is_bar_end)
+        if self._done_key is not None and key <= self._done_key:
+            self.dropped += 1
+            return []
         out: list[Bar] = []
         cur = self._cur
         if cur is not None and key != self._cur_key:
             out.append(cur)
+            self._done_key = self._cur_key
             cur = None
         if cur is None:
             self._cur = Bar(end, o, h, lo, c, v)
@@ -122,6 +133,10 @@ class BarAggregator:
         return self._cur is not None and self._cur.end <= end
 
     def flush(self) -> list[Bar]:
-        """Return and clear the bar in progress, if any."""
+        """Return and clear the bar in progress, if any (its bucket then counts as emitted)."""
+        key = self._cur_key
         cur, self._cur, self._cur_key = self._cur, None, None
-        return [cur] if cur is not None else []
+        if cur is None:
+            return []
+        self._done_key = key
+        return [cur]

@@ -74,6 +74,9 @@ class LiveFeed(bt.feed.DataBase):
 
     def start(self) -> None:
         super().start()
+        # Backtrader's start() presets the last status to CONNECTED, which would swallow
+        # the producer's own CONNECTED notification: start from "no status yet".
+        self._laststatus = None
         self._stop_event.clear()
         self.start_producer()
 

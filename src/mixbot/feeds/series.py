@@ -102,7 +102,10 @@ def aggregate_frame(
     idx = frame.index.to_pydatetime()
     cols = [frame[c].to_numpy().tolist() for c in ("open", "high", "low", "close", "volume")]
     for t, o, h, lo, c, v in zip(idx, *cols):
-        for b in agg.add_bar(t, o, h, lo, c, v):
+        done = agg.add_bar(t, o, h, lo, c, v)
+        if agg.bar_is_complete(t):  # emit a bucket once complete, as the replay/live feeds do
+            done += agg.flush()
+        for b in done:
             rows.append((b.end, b.open, b.high, b.low, b.close, b.volume))
     for b in agg.flush():
         rows.append((b.end, b.open, b.high, b.low, b.close, b.volume))

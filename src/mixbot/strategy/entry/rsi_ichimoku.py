@@ -91,5 +91,8 @@ class RSIIchimokuEntryMixin(EntryMixin):
         t, k, t0, k0 = self._tenkan[i], self._kijun[i], self._tenkan[i - 1], self._kijun[i - 1]
         if not (t > k and t0 <= k0):
             return False
-        top = max(self._span_a[i], self._span_b[i])
+        a, b = self._span_a[i], self._span_b[i]
+        if a != a or b != b:  # cloud still warming up (Python's max() would drop a NaN)
+            return False
+        top = max(a, b)
         return self._close[i] > top and self._rsi[i] < self.p.e_rsi_overbought
