@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from mixbot.indicators import bbands, rsi, sma
 from mixbot.strategy.mixin import Bars, EntryMixin
 from mixbot.strategy.registry import register
 
@@ -55,6 +54,8 @@ class RSIBBEntryMixin(EntryMixin):
         return max(self.p.e_rsi_period + 1, self.p.e_bb_period)
 
     def compute(self, bars: Bars) -> None:
+        from mixbot.indicators import bbands, rsi  # lazy: keeps `mixbot validate` fast
+
         self._rsi = rsi(bars.close, self.p.e_rsi_period).tolist()
         _, _, lower = bbands(bars.close, self.p.e_bb_period, self.p.e_bb_dev)
         self._lower = lower.tolist()
@@ -97,6 +98,8 @@ class RSIBBVolumeEntryMixin(RSIBBEntryMixin):
 
     def compute(self, bars: Bars) -> None:
         super().compute(bars)
+        from mixbot.indicators import sma  # lazy: keeps `mixbot validate` fast
+
         self._volume = bars.volume.tolist()
         self._vol_ma = sma(bars.volume, self.p.e_vol_ma_period).tolist()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from mixbot.indicators import ichimoku, rsi
 from mixbot.strategy.mixin import Bars, EntryMixin
 from mixbot.strategy.registry import register
 
@@ -69,6 +68,8 @@ class RSIIchimokuEntryMixin(EntryMixin):
         return max(self.p.e_senkou, self.p.e_kijun) + self.p.e_displacement + 1
 
     def compute(self, bars: Bars) -> None:
+        from mixbot.indicators import ichimoku, rsi  # lazy: keeps `mixbot validate` fast
+
         ich = ichimoku(
             bars.high,
             bars.low,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from mixbot.indicators import rsi, sma, supertrend
 from mixbot.strategy.mixin import Bars, EntryMixin
 from mixbot.strategy.registry import register
 
@@ -67,6 +66,8 @@ class RSIVolumeSupertrendEntryMixin(EntryMixin):
         return max(self.p.e_rsi_period + 1, self.p.e_st_period + 1, self.p.e_vol_ma_period)
 
     def compute(self, bars: Bars) -> None:
+        from mixbot.indicators import rsi, sma, supertrend  # lazy: keeps `mixbot validate` fast
+
         st = supertrend(bars.high, bars.low, bars.close, self.p.e_st_period, self.p.e_st_multiplier)
         self._dir = st.direction.tolist()
         self._rsi = rsi(bars.close, self.p.e_rsi_period).tolist()

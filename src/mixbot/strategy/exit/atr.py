@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from mixbot.indicators import atr
 from mixbot.strategy.mixin import Bars, ExitMixin, PositionState
 from mixbot.strategy.registry import register
 
@@ -53,6 +52,8 @@ class ATRExitMixin(ExitMixin):
         return self.p.x_atr_period + 1
 
     def compute(self, bars: Bars) -> None:
+        from mixbot.indicators import atr  # lazy: keeps `mixbot validate` fast
+
         self._atr = atr(bars.high, bars.low, bars.close, self.p.x_atr_period).tolist()
         self._close = bars.close.tolist()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from mixbot.indicators import bbands, rsi
 from mixbot.strategy.mixin import Bars, ExitMixin, PositionState
 from mixbot.strategy.registry import register
 
@@ -51,6 +50,8 @@ class RSIBBExitMixin(ExitMixin):
         return max(self.p.x_rsi_period + 1, self.p.x_bb_period)
 
     def compute(self, bars: Bars) -> None:
+        from mixbot.indicators import bbands, rsi  # lazy: keeps `mixbot validate` fast
+
         self._rsi = rsi(bars.close, self.p.x_rsi_period).tolist()
         upper, _, _ = bbands(bars.close, self.p.x_bb_period, self.p.x_bb_dev)
         self._upper = upper.tolist()
