@@ -264,8 +264,12 @@ def test_csv_path_must_exist(minimal: dict[str, Any], tmp_path: Path) -> None:
     assert p.message == f"file not found: {tmp_path / 'nope.csv'}"
     (tmp_path / "nope.csv").write_text("x\n")
     assert check(minimal) == []
-    minimal["data"]["path"] = str(tmp_path)
-    assert only(check(minimal), "$.data.path").message.startswith("is a directory")
+    minimal["data"]["path"] = str(tmp_path)  # a folder of data files is read as one series
+    assert check(minimal) == []
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    minimal["data"]["path"] = str(empty)
+    assert only(check(minimal), "$.data.path").message.startswith("is a folder with no data files")
 
 
 def test_replay_needs_a_path(minimal: dict[str, Any]) -> None:

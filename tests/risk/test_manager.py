@@ -20,6 +20,9 @@ CFG = REPO_ROOT / "config" / "trading" / "0003.json"
 def make(**sections: dict) -> RiskManager:  # type: ignore[type-arg]
     doc = json.loads(CFG.read_text())
     doc = copy.deepcopy(doc)
+    # no data file needed: these tests never read bars (and must run without ../shared/data)
+    doc["data"]["data_source"] = "yahoo"
+    doc["data"].pop("path", None)
     for sec, fields in sections.items():
         doc.setdefault(sec, {}).update(fields)
     report = validate_file(CFG, text=json.dumps(doc))

@@ -167,12 +167,12 @@ def _files(c: _Ctx) -> Iterator[Problem]:
         return
     full = expand_data_path(path, c.base_dir)
     try:
-        found = full.is_file()
+        found = full.is_file() or (full.is_dir() and any(p.is_file() for p in full.iterdir()))
     except (OSError, ValueError) as exc:  # name too long, NUL byte, permission denied
         yield c.problem(("data", "path"), f"cannot use this path: {exc}")
         return
     if not found:
-        what = "is a directory, not a file" if full.is_dir() else "file not found"
+        what = "is a folder with no data files in it" if full.is_dir() else "file not found"
         yield c.problem(("data", "path"), f"{what}: {full}", "check the path or MIXBOT_DATA")
 
 

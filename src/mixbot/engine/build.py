@@ -138,7 +138,7 @@ def build(
         config=cfg, entry=entry, exit=exit_, risk=risk, journal=journal, progress=progress
     )
     cerebro = bt.Cerebro(
-        stdstats=False, preload=(mode == "backtest"), runonce=False, quicknotify=True
+        stdstats=False, preload=(mode == "backtest"), runonce=(mode == "backtest"), quicknotify=True
     )
     cerebro.adddata(feed)
     cerebro.broker = make_broker(

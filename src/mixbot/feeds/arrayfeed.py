@@ -47,6 +47,12 @@ class ArrayFeed(bt.feed.DataBase):
         self._i = len(s)  # nothing left for the per-bar path
         self._last()
         self.home()
+        self._tick_nullify()
+
+    def advance(self, size: int = 1, datamaster: object = None, ticks: bool = True) -> None:
+        # Whole preloaded bars need no partial-bar (tick_*) bookkeeping; the broker falls back
+        # to the bar's open/high/low/close when tick_* is None.
+        super().advance(size, datamaster, ticks=False)
 
     def _load(self) -> bool:
         """Per-bar path (used only when Cerebro runs with preload=False)."""
