@@ -123,8 +123,14 @@ class Metrics:
                 out[key] = value
         return out
 
-    def rows(self) -> list[tuple[str, str]]:
-        """(label, formatted value) pairs for a printed table; labels carry the units."""
+    def rows(self, tz: str = "UTC") -> list[tuple[str, str]]:
+        """(label, formatted value) pairs for a printed table; labels carry the units.
+
+        Times are shown in ``tz`` (e.g. ``Asia/Kolkata`` for IST) with the zone's abbreviation.
+        """
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(tz)
 
         def num(v: float | None, fmt: str = "{:,.2f}") -> str:
             if v is None:
@@ -134,7 +140,10 @@ class Metrics:
             return fmt.format(v)
 
         def ts(v: datetime | None) -> str:
-            return "n/a" if v is None else f"{v:%Y-%m-%d %H:%M} UTC"
+            if v is None:
+                return "n/a"
+            local = v.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
+            return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
         return [
             ("Start", ts(self.start)),

@@ -8,14 +8,16 @@ from pathlib import Path
 from typing import Any
 
 
-def _print_result(title: str, result: Any, extra: list[tuple[str, str]] | None = None) -> None:
+def _print_result(
+    title: str, result: Any, extra: list[tuple[str, str]] | None = None, tz: str = "Asia/Kolkata"
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title, show_header=True, header_style="bold")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for label, value in result.metrics.rows():
+    for label, value in result.metrics.rows(tz):
         table.add_row(label, value)
     for label, value in extra or []:
         table.add_row(label, value)
@@ -49,7 +51,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         report_dir=report,
         progress=not args.no_progress,
     )
-    _print_result(f"backtest {cfg.bot_id}: {cfg.description[:70]}", result, _refusal_rows(result))
+    _print_result(
+        f"backtest {cfg.bot_id}: {cfg.description[:70]}",
+        result,
+        _refusal_rows(result),
+        cfg.market.timezone,
+    )
     for name, path in result.files.items():
         print(f"{name}: {path}")
     return 0
@@ -75,7 +82,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if show:
         print(file=sys.stderr)
     _print_result(
-        f"paper session {cfg.bot_id}: {cfg.description[:60]}", result, _refusal_rows(result)
+        f"paper session {cfg.bot_id}: {cfg.description[:60]}",
+        result,
+        _refusal_rows(result),
+        cfg.market.timezone,
     )
     print(json.dumps(bot.get_status(), indent=2, default=str))
     if args.report:

@@ -203,19 +203,8 @@ class CustomStrategy(bt.Strategy):
         role = self.order_reason.get(order.ref, "?")
         status = order.getstatusname()
         j = self.rt.journal
-        if order.status in (order.Submitted, order.Accepted):
-            j.record(
-                "orders",
-                ref=order.ref,
-                role=role,
-                status=status,
-                side="BUY" if order.isbuy() else "SELL",
-                type=order.getordername(),
-                size=order.created.size,
-                price=order.created.price,
-                bar_time=j.ist(self._bar_time()),
-            )
-            return
+        pending = order.status in (order.Submitted, order.Accepted)
+        done = order.executed
         j.record(
             "orders",
             ref=order.ref,
@@ -223,11 +212,13 @@ class CustomStrategy(bt.Strategy):
             status=status,
             side="BUY" if order.isbuy() else "SELL",
             type=order.getordername(),
-            size=order.executed.size or order.created.size,
-            price=order.executed.price or order.created.price,
-            commission=order.executed.comm,
+            size=order.created.size if pending else (done.size or order.created.size),
+            price=order.created.price if pending else (done.price or order.created.price),
+            commission=None if pending else done.comm,
             bar_time=j.ist(self._bar_time()),
         )
+        if pending:
+            return
         if order.status == order.Completed:
             if role == "entry":
                 self._on_entry_fill(order)

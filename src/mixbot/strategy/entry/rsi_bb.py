@@ -2,38 +2,14 @@
 
 from __future__ import annotations
 
+from mixbot.strategy import params as P
 from mixbot.strategy.mixin import Bars, EntryMixin
 from mixbot.strategy.registry import register
 
 RSI_BB_PARAMS = {
-    "e_rsi_period": {
-        "type": "integer",
-        "minimum": 2,
-        "maximum": 500,
-        "default": 14,
-        "description": "RSI period in bars (Wilder RSI, TA-Lib).",
-    },
-    "e_rsi_oversold": {
-        "type": "number",
-        "exclusiveMinimum": 0,
-        "exclusiveMaximum": 100,
-        "default": 30.0,
-        "description": "RSI level (0-100) below which price is oversold.",
-    },
-    "e_bb_period": {
-        "type": "integer",
-        "minimum": 2,
-        "maximum": 500,
-        "default": 20,
-        "description": "Bollinger Bands period in bars (SMA middle band).",
-    },
-    "e_bb_dev": {
-        "type": "number",
-        "exclusiveMinimum": 0,
-        "maximum": 10,
-        "default": 2.0,
-        "description": "Bollinger Bands width in standard deviations (population std, TA-Lib).",
-    },
+    "e_rsi_period": P.period("RSI period in bars (Wilder RSI, TA-Lib).", 14),
+    "e_rsi_oversold": P.rsi_level("RSI level (0-100) below which price is oversold.", 30.0),
+    **P.bollinger("e"),
 }
 
 
@@ -75,23 +51,7 @@ class RSIBBVolumeEntryMixin(RSIBBEntryMixin):
     (the average includes bar i). Bars with zero average volume (indices) never pass.
     """
 
-    PARAMS = {
-        **RSI_BB_PARAMS,
-        "e_vol_ma_period": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": 500,
-            "default": 20,
-            "description": "Volume moving-average period in bars.",
-        },
-        "e_min_volume_ratio": {
-            "type": "number",
-            "minimum": 0,
-            "maximum": 100,
-            "default": 1.5,
-            "description": "Volume must exceed this multiple of its average (1.5 = 150 %).",
-        },
-    }
+    PARAMS = {**RSI_BB_PARAMS, **P.volume_filter(1.5)}
 
     def warmup(self) -> int:
         return max(super().warmup(), self.p.e_vol_ma_period)

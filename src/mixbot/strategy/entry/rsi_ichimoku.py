@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mixbot.strategy import params as P
 from mixbot.strategy.mixin import Bars, EntryMixin
 from mixbot.strategy.registry import register
 
@@ -20,48 +21,11 @@ class RSIIchimokuEntryMixin(EntryMixin):
     """
 
     PARAMS = {
-        "e_rsi_period": {
-            "type": "integer",
-            "minimum": 2,
-            "maximum": 500,
-            "default": 14,
-            "description": "RSI period in bars.",
-        },
-        "e_rsi_overbought": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "maximum": 100,
-            "default": 70.0,
-            "description": "No entry when RSI (0-100) is at or above this level.",
-        },
-        "e_tenkan": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": 500,
-            "default": 9,
-            "description": "Tenkan-sen (conversion line) period in bars.",
-        },
-        "e_kijun": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": 500,
-            "default": 26,
-            "description": "Kijun-sen (base line) period in bars.",
-        },
-        "e_senkou": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": 1000,
-            "default": 52,
-            "description": "Senkou Span B period in bars.",
-        },
-        "e_displacement": {
-            "type": "integer",
-            "minimum": 0,
-            "maximum": 500,
-            "default": 26,
-            "description": "Forward shift of the cloud in bars.",
-        },
+        **P.rsi_overbought_guard(),
+        "e_tenkan": P.period("Tenkan-sen (conversion line) period in bars.", 9, minimum=1),
+        "e_kijun": P.period("Kijun-sen (base line) period in bars.", 26, minimum=1),
+        "e_senkou": P.period("Senkou Span B period in bars.", 52, minimum=1, maximum=1000),
+        "e_displacement": P.period("Forward shift of the cloud in bars.", 26, minimum=0),
     }
 
     def warmup(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mixbot.strategy import params as P
 from mixbot.strategy.mixin import Bars, EntryMixin
 from mixbot.strategy.registry import register
 
@@ -18,48 +19,10 @@ class RSIVolumeSupertrendEntryMixin(EntryMixin):
     """
 
     PARAMS = {
-        "e_rsi_period": {
-            "type": "integer",
-            "minimum": 2,
-            "maximum": 500,
-            "default": 14,
-            "description": "RSI period in bars.",
-        },
-        "e_rsi_overbought": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "maximum": 100,
-            "default": 70.0,
-            "description": "No entry when RSI (0-100) is at or above this level.",
-        },
-        "e_st_period": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": 500,
-            "default": 10,
-            "description": "Supertrend ATR period in bars.",
-        },
-        "e_st_multiplier": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "maximum": 20,
-            "default": 3.0,
-            "description": "Supertrend band width in ATRs.",
-        },
-        "e_vol_ma_period": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": 500,
-            "default": 20,
-            "description": "Volume moving-average period in bars.",
-        },
-        "e_min_volume_ratio": {
-            "type": "number",
-            "minimum": 0,
-            "maximum": 100,
-            "default": 1.0,
-            "description": "Volume must exceed this multiple of its average (0 = no volume filter).",
-        },
+        **P.rsi_overbought_guard(),
+        "e_st_period": P.period("Supertrend ATR period in bars.", 10, minimum=1),
+        "e_st_multiplier": P.positive("Supertrend band width in ATRs.", 3.0, 20),
+        **P.volume_filter(1.0),
     }
 
     def warmup(self) -> int:

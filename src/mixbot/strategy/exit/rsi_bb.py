@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mixbot.strategy import params as P
 from mixbot.strategy.mixin import Bars, ExitMixin, PositionState
 from mixbot.strategy.registry import register
 
@@ -16,34 +17,9 @@ class RSIBBExitMixin(ExitMixin):
     """
 
     PARAMS = {
-        "x_rsi_period": {
-            "type": "integer",
-            "minimum": 2,
-            "maximum": 500,
-            "default": 14,
-            "description": "RSI period in bars.",
-        },
-        "x_rsi_overbought": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "exclusiveMaximum": 100,
-            "default": 70.0,
-            "description": "RSI level (0-100) at or above which to exit.",
-        },
-        "x_bb_period": {
-            "type": "integer",
-            "minimum": 2,
-            "maximum": 500,
-            "default": 20,
-            "description": "Bollinger Bands period in bars.",
-        },
-        "x_bb_dev": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "maximum": 10,
-            "default": 2.0,
-            "description": "Bollinger Bands width in standard deviations.",
-        },
+        "x_rsi_period": P.period("RSI period in bars (Wilder RSI, TA-Lib).", 14),
+        "x_rsi_overbought": P.rsi_level("RSI level (0-100) at or above which to exit.", 70.0),
+        **P.bollinger("x"),
     }
 
     def warmup(self) -> int:
