@@ -41,3 +41,10 @@ class TemporaryError(MixbotError):
 
 class BotHalted(MixbotError):
     """The bot stopped trading on purpose (drawdown limit, kill switch); the message says why."""
+
+
+class StoreError(MixbotError):
+    """The database cannot be used (corrupt, locked, read-only, not a mixbot store, ...).
+
+    The message names the database and the fix; nothing was overwritten.
+    """

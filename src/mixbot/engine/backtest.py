@@ -19,7 +19,8 @@ _EPOCH = np.datetime64("0001-01-01T00:00:00", "us")
 def num2datetime64(nums: list[float] | np.ndarray) -> np.ndarray:
     """Inverse of :func:`mixbot.feeds.series.date2num`: Backtrader day numbers -> datetime64[us] (UTC)."""
     a = np.asarray(nums, dtype=np.float64)
-    us = np.round((a - 1.0) * 86_400_000_000).astype(np.int64)
+    # Backtrader's float day numbers carry ~1 us of noise: round to the millisecond
+    us = (np.round((a - 1.0) * 86_400_000.0) * 1000).astype(np.int64)
     return _EPOCH + us.astype("timedelta64[us]")
 
 
@@ -40,13 +41,42 @@ class RunResult:
     open_position: float = 0.0
 
 
-def collect(built: Built) -> RunResult:
-    """Turn a finished Cerebro run into a :class:`RunResult` with metrics."""
+def trade_record(row: dict[str, Any]) -> TradeRecord:
+    """A stored trade row as a :class:`TradeRecord`."""
+    return TradeRecord(
+        entry_time=row["entry_time"],
+        exit_time=row["exit_time"],
+        side=row["side"],
+        size=row["qty"],
+        entry_price=row["entry_price"],
+        exit_price=row["exit_price"],
+        pnl_gross=row["pnl_gross"],
+        charges=row["charges"],
+        pnl_net=row["pnl_net"],
+        exit_reason=row["exit_reason"],
+        bars_held=row["bars_held"],
+    )
+
+
+def collect(built: Built, store: Any = None) -> RunResult:
+    """Turn a finished Cerebro run into a :class:`RunResult` with metrics.
+
+    With a ``store`` the whole stored session is measured (equity and trades from before a
+    restart included); without one, what this process saw.
+    """
     rt = built.runtime
     cfg: BotConfig = rt.config
-    idx = pd.DatetimeIndex(num2datetime64(rt.equity_time), name="datetime")
-    equity = pd.Series(rt.equity_value, index=idx, dtype=float)
-    in_mkt = pd.Series(rt.in_market, index=idx, dtype=bool)
+    trades = rt.trades
+    if store is not None:
+        rows = store.equity()
+        idx = pd.DatetimeIndex([r["bar_time"] for r in rows], name="datetime")
+        equity = pd.Series([r["value"] for r in rows], index=idx, dtype=float)
+        in_mkt = pd.Series([bool(r["in_market"]) for r in rows], index=idx, dtype=bool)
+        trades = [trade_record(t) for t in store.trades()]
+    else:
+        idx = pd.DatetimeIndex(num2datetime64(rt.equity_time), name="datetime")
+        equity = pd.Series(rt.equity_value, index=idx, dtype=float)
+        in_mkt = pd.Series(rt.in_market, index=idx, dtype=bool)
     if len(equity) == 0:
         from mixbot.errors import MixbotError
 
@@ -59,17 +89,17 @@ def collect(built: Built) -> RunResult:
         )
         in_mkt = pd.concat([pd.Series([False], index=idx - pd.Timedelta(seconds=1)), in_mkt])
     ppy = 252.0 if cfg.data.interval_minutes >= 1440 else 252.0
-    metrics = compute_metrics(equity, rt.trades, periods_per_year=ppy, in_market=in_mkt)
+    metrics = compute_metrics(equity, trades, periods_per_year=ppy, in_market=in_mkt)
     broker = built.cerebro.broker
     strat = rt.strategy
     return RunResult(
         metrics,
-        rt.trades,
+        trades,
         equity,
         in_mkt,
         dict(rt.refusals),
         list(rt.events),
-        len(rt.equity_value),
+        len(equity),
         final_cash=broker.getcash(),
         final_value=broker.getvalue(),
         open_position=strat.position.size if strat is not None else 0.0,

@@ -18,7 +18,7 @@ from mixbot.errors import ConfigError
 from mixbot.feeds.series import BarSeries, prepare_series
 from mixbot.risk.manager import RiskManager
 from mixbot.strategy import registry
-from mixbot.strategy.custom import BotRuntime, CustomStrategy
+from mixbot.strategy.custom import BotRuntime, CustomStrategy, window_size
 
 
 @dataclass
@@ -93,10 +93,42 @@ def make_feed(
     return feed, series
 
 
+def resume_point(
+    cfg: BotConfig,
+    source: BarSeries,
+    last_done: int,
+    window: int,
+    date_from: str | None,
+    date_to: str | None,
+) -> tuple[int, int]:
+    """Where a restarted replay starts: ``(first strategy bar, first source row)``.
+
+    The replay re-plays ``window`` strategy bars up to and including ``last_done`` (the
+    checkpoint's bar) so the indicator window is exactly as it was; those bars only warm up.
+    Strategy bars equal source rows unless the file is aggregated, in which case the
+    aggregated series (the same aggregator the replay uses) maps one to the other.
+    """
+    import numpy as np
+
+    start_abs = max(0, last_done + 1 - window)
+    if start_abs == 0:
+        return 0, 0
+    direct = (
+        source.source_interval_s >= cfg.data.interval_minutes * 60 and cfg.data.replay_as != "ticks"
+    )
+    if direct:
+        return start_abs, start_abs
+    agg = _series(cfg, True, date_from, date_to)
+    start_src = int(np.searchsorted(source.end, agg.end[start_abs - 1], side="right"))
+    return start_abs, start_src
+
+
 def build(
     cfg: BotConfig,
     mode: str = "backtest",
     *,
+    persist: Any = None,
+    checkpoint: dict[str, Any] | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
     console_level: str | None = None,
@@ -137,6 +169,24 @@ def build(
     runtime = BotRuntime(
         config=cfg, entry=entry, exit=exit_, risk=risk, journal=journal, progress=progress
     )
+    runtime.persist = persist
+    if checkpoint is not None:
+        start_abs, start_src = resume_point(
+            cfg,
+            series,
+            checkpoint["bar_index"],
+            window_size(cfg.data.lookback_bars, entry, exit_),
+            date_from,
+            date_to,
+        )
+        runtime.resume = {"start_abs": start_abs, "checkpoint": checkpoint}
+        feed.p.start_at = start_src
+        journal.log.info(
+            "resuming after bar %d: replay starts at bar %d (source row %d) to warm up",
+            checkpoint["bar_index"],
+            start_abs,
+            start_src,
+        )
     cerebro = bt.Cerebro(
         stdstats=False, preload=(mode == "backtest"), runonce=(mode == "backtest"), quicknotify=True
     )

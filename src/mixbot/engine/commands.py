@@ -69,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mixbot.engine.runner import Bot
 
     cfg = load_config(args.config)
-    bot = Bot(cfg, mode="paper", console_level="WARNING")
+    bot = Bot(cfg, mode="paper", console_level="WARNING", fresh=args.fresh)
     print(
         f"mixbot: running {cfg.bot_id} ({cfg.data.data_source}, broker {cfg.broker.type}); Ctrl+C stops "
         "gracefully",
@@ -130,7 +130,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     return cmd_run(
         argparse.Namespace(
-            config=str(root / "0003.json"), report="reports/0003", no_progress=args.no_progress
+            config=str(root / "0003.json"),
+            report="reports/0003",
+            no_progress=args.no_progress,
+            fresh=True,
         )
     )
 
@@ -161,11 +164,19 @@ def add_parsers(sub: Any) -> None:
         "run",
         help="run a bot as a paper session until the feed ends or Ctrl+C",
         description="Run the config as a live paper session: a replayed file (data_source "
-        "replay) with simulated fills. Ctrl+C stops after the current bar and "
-        "prints the final status.",
+        "replay) with simulated fills. Every order intent, fill, trade and a per-bar checkpoint "
+        "go to the store (database.url, default data/mixbot_paper.sqlite), so a restarted bot "
+        "resumes after the last bar recorded, repeating nothing. Ctrl+C stops after the current "
+        "bar and prints the final status.",
     )
     p.add_argument("config", metavar="CONFIG", help="bot config, e.g. config/trading/0003.json")
     p.add_argument("--report", metavar="DIR", help="also write a report folder at the end")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start a new session: erase this bot's stored orders, trades and checkpoint first "
+        "(default: resume after the last bar the store recorded)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress counter")
     p.set_defaults(func=cmd_run)
 

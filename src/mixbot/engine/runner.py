@@ -13,16 +13,33 @@ from mixbot.engine.backtest import RunResult, collect
 from mixbot.engine.build import Built, build
 
 
+def config_hash(cfg: BotConfig) -> str:
+    """SHA-256 of the effective config (defaults filled, secrets as ${VAR} references)."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(cfg.raw, sort_keys=True, default=str).encode()).hexdigest()
+
+
 class Bot:
     """One bot process: build it, :meth:`run` it, ask :meth:`get_status` from any thread,
     :meth:`stop` it gracefully (also on SIGINT/SIGTERM when run in the main thread)."""
 
     def __init__(
-        self, cfg: BotConfig, mode: str = "paper", console_level: str | None = None
+        self,
+        cfg: BotConfig,
+        mode: str = "paper",
+        console_level: str | None = None,
+        store: bool = True,
+        fresh: bool = False,
+        database_url: str | None = None,
     ) -> None:
         self.cfg = cfg
         self.mode = mode
         self.console_level = console_level
+        self.use_store = store
+        self.fresh = fresh
+        self.database_url = database_url
+        self.store: Any = None
         self.built: Built | None = None
         self.result: RunResult | None = None
         self.state = "created"
@@ -30,7 +47,15 @@ class Bot:
 
     def run(self, progress: Any = None) -> RunResult:
         """Run until the feed ends or :meth:`stop`; returns the run's results."""
-        self.built = build(self.cfg, self.mode, console_level=self.console_level, progress=progress)
+        persist, checkpoint = self._open_store()
+        self.built = build(
+            self.cfg,
+            self.mode,
+            console_level=self.console_level,
+            progress=progress,
+            persist=persist,
+            checkpoint=checkpoint,
+        )
         log = self.built.runtime.journal.log
         old: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
@@ -40,19 +65,60 @@ class Bot:
         try:
             self.built.cerebro.run()
             self.state = "stopped" if self._stop.is_set() else "finished"
-            self.result = collect(self.built)
+            if self.store is not None:
+                halted = self.built.runtime.risk.state.halted
+                self.store.set_status("halted" if halted else self.state)
+            self.result = collect(self.built, self.store)
             status = self.get_status()
             log.info("final status: %s", json.dumps(status, default=str))
             self._write_status(status)
             return self.result
         except Exception:
             self.state = "error"
+            if self.store is not None:
+                try:
+                    self.store.set_status("error")
+                except Exception:  # the store may be what failed
+                    pass
             log.exception("bot %s crashed", self.cfg.bot_id)
             raise
         finally:
             for sig, handler in old.items():
                 signal.signal(sig, handler)
             self.built.runtime.journal.close()
+
+    def _open_store(self) -> tuple[Any, dict[str, Any] | None]:
+        """Open the store, register the bot and load its checkpoint (None when starting fresh).
+
+        Raises:
+            StoreError: database unusable, or the config changed since the stored session.
+        """
+        if not self.use_store:
+            return None, None
+        from mixbot.errors import StoreError
+        from mixbot.store.db import describe, resolve_url
+        from mixbot.store.repository import Store
+        from mixbot.strategy.persistence import Persistence
+
+        url = self.database_url or resolve_url(self.cfg.database_url, self.mode)
+        self.store = Store(url, self.cfg.bot_id, self.mode)
+        info = self.store.register(
+            config_hash(self.cfg), str(self.cfg.source_file), fresh=self.fresh
+        )
+        if info.get("config_changed"):
+            raise StoreError(
+                f"{describe(url)}: bot {self.cfg.bot_id} ({self.mode}) has a stored session made with "
+                "a different config; resume with the same config, or start a new session with "
+                "`mixbot run --fresh` (erases this bot's stored rows)"
+            )
+        checkpoint = self.store.load_checkpoint() if info["resumed"] else None
+        if info["resumed"]:
+            at = checkpoint["bar_index"] if checkpoint else "none"
+            self.store.event(
+                "restart",
+                f"bot restarted (previous status {info.get('previous_status')}), checkpoint at bar {at}",
+            )
+        return Persistence(self.store, self.cfg.data.symbol), checkpoint
 
     def stop(self) -> None:
         """Ask the engine to stop after the current bar (safe from any thread / signal handler)."""

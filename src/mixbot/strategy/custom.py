@@ -46,6 +46,8 @@ class BotRuntime:
     risk: Any  # RiskManager
     journal: Any  # Journal
     progress: Any = None  # callable(n_bars) or None
+    persist: Any = None  # mixbot.strategy.persistence.Persistence, or None (backtests)
+    resume: Any = None  # {"start_abs": int, "checkpoint": dict} after a restart, else None
     record_equity: bool = True
     equity_time: list[float] = field(default_factory=list)
     equity_value: list[float] = field(default_factory=list)
@@ -54,6 +56,14 @@ class BotRuntime:
     refusals: dict[str, int] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     strategy: Any = None
+
+
+_EPOCH = dt.datetime(1, 1, 1)
+
+
+def window_size(lookback_bars: int, entry: EntryMixin, exit_: ExitMixin) -> int:
+    """Bars the live window keeps: max(lookback_bars, 10 x the longest warm-up, 300)."""
+    return max(lookback_bars, 10 * max(entry.warmup(), exit_.warmup(), 1), 300)
 
 
 class CustomStrategy(bt.Strategy):
@@ -69,7 +79,7 @@ class CustomStrategy(bt.Strategy):
         self.cfg = cfg
         self.log = rt.journal.log
         self.tick = cfg.broker.tick_size
-        win = max(cfg.data.lookback_bars, 10 * max(rt.entry.warmup(), rt.exit.warmup(), 1), 300)
+        win = window_size(cfg.data.lookback_bars, rt.entry, rt.exit)
         self.window = BarWindow(self.data, [rt.entry, rt.exit], win, cfg.market.timezone)
         self.intraday_bars = cfg.data.interval_minutes < 1440
         self.square_off = (
@@ -81,17 +91,58 @@ class CustomStrategy(bt.Strategy):
         self.exit_reason = ""
         self.protect: list[bt.Order] = []
         self.order_reason: dict[int, str] = {}
+        self.order_tag: dict[int, str] = {}
+        self.persist = rt.persist
+        self.resume = rt.resume
+        if self.resume is not None:
+            # the feed starts at this bar: warm-up bars up to the checkpoint, no trading on them
+            self.window.count = int(self.resume["start_abs"])
         self.open_trade: dict[str, Any] | None = None
         self.signal_bar = -1
 
     # ------------------------------------------------------------------ helpers
     def _bar_time(self) -> dt.datetime:
-        return self.data.datetime.datetime(0)
+        """The current bar's END time, naive UTC, rounded to the millisecond."""
+        ms = round((self.data.datetime[0] - 1.0) * 86_400_000.0)
+        return _EPOCH + dt.timedelta(milliseconds=ms)
 
     def _refuse(self, reason: str) -> None:
         key = reason.split(" (")[0]
         self.rt.refusals[key] = self.rt.refusals.get(key, 0) + 1
         self.log.info("entry refused at %s: %s", self.rt.journal.ist(self._bar_time()), reason)
+        if self.persist is not None:
+            self.persist.event("entry_refused", reason, self._bar_time())
+
+    def _send(
+        self,
+        role: str,
+        tag: str,
+        side: str,
+        exectype: int,
+        size: float,
+        price: float | None = None,
+        oco: bt.Order | None = None,
+    ) -> bt.Order:
+        """Commit the intent (write-ahead, when a store is configured), then place the order."""
+        if self.persist is not None:
+            self.persist.intent(
+                tag,
+                role=role,
+                side=side,
+                exectype=exectype,
+                size=size,
+                price=price,
+                bar_index=self.window.abs_index,
+                bar_time=self._bar_time(),
+            )
+        make = self.buy if side == "BUY" else self.sell
+        order = make(size=size, exectype=exectype, price=price, oco=oco)
+        self.order_reason[order.ref] = role
+        self.order_tag[order.ref] = tag
+        return order
+
+    def _tag(self, bar: int, role: str) -> str:
+        return f"{self.cfg.bot_id}:{bar}:{role}"
 
     def _event(self, kind: str, **fields: Any) -> None:
         rec = {"event": kind, "bar_time": self.rt.journal.ist(self._bar_time()), **fields}
@@ -99,8 +150,23 @@ class CustomStrategy(bt.Strategy):
 
     # ------------------------------------------------------------------ main loop
     def next(self) -> None:
+        self.window.advance()
+        if self.resume is not None:
+            ck = self.resume["checkpoint"]
+            if self.window.abs_index < ck["bar_index"]:
+                return  # warm-up: indicators only
+            self.resume = None
+            self.persist.restore(self, ck)
+            self.log.info(
+                "resumed after bar %d (%s)", ck["bar_index"], self.rt.journal.ist(ck["bar_time"])
+            )
+            return
+        self._on_bar()
+        if self.persist is not None:
+            self.persist.checkpoint(self, self.window.abs_index, self._bar_time())
+
+    def _on_bar(self) -> None:
         w = self.window
-        w.advance()
         rt = self.rt
         i = w.i
         close = self.data.close[0]
@@ -122,6 +188,8 @@ class CustomStrategy(bt.Strategy):
             risk.halt(msg)
             self.log.warning("HALT: %s; squaring off and taking no new entries", msg)
             self._event("halt", reason=msg)
+            if self.persist is not None:
+                self.persist.event("halt", msg, self._bar_time())
             if pos:
                 self._exit("halt")
             return
@@ -166,8 +234,9 @@ class CustomStrategy(bt.Strategy):
             self._refuse(reason)
             return
         self.signal_bar = w.abs_index
-        self.entry_order = self.buy(size=size, exectype=bt.Order.Market)
-        self.order_reason[self.entry_order.ref] = "entry"
+        self.entry_order = self._send(
+            "entry", self._tag(w.abs_index, "entry"), "BUY", bt.Order.Market, size
+        )
         risk.on_entry()
         self.log.info(
             "entry signal %s at %s: BUY %d at market (close %.2f)",
@@ -183,9 +252,12 @@ class CustomStrategy(bt.Strategy):
                 self.cancel(o)
         self.protect = []
         self.exit_reason = reason
-        self.exit_order = self.close(exectype=bt.Order.Market)
-        if self.exit_order is not None:
-            self.order_reason[self.exit_order.ref] = reason
+        size = self.position.size
+        if size:
+            tag = self._tag(self.window.abs_index, "exit")
+            self.exit_order = self._send(
+                reason, tag, "SELL" if size > 0 else "BUY", bt.Order.Market, abs(size)
+            )
             self.log.info(
                 "exit (%s) at %s: SELL %s at market",
                 reason,
@@ -217,6 +289,8 @@ class CustomStrategy(bt.Strategy):
             commission=None if pending else done.comm,
             bar_time=j.ist(self._bar_time()),
         )
+        if self.persist is not None:
+            self.persist.on_order(order, self.order_tag.get(order.ref), self._bar_time())
         if pending:
             return
         if order.status == order.Completed:
@@ -257,7 +331,10 @@ class CustomStrategy(bt.Strategy):
             "size": size,
             "entry_comm": order.executed.comm,
             "entry_bar": self.signal_bar,
+            "tag": self.order_tag.get(order.ref),
         }
+        if self.persist is not None:
+            self.persist.on_position(self.position.size, self.position.price)
         self.log.info(
             "ENTRY filled: BUY %s @ %.2f (charges %.2f INR)", size, price, order.executed.comm
         )
@@ -266,12 +343,20 @@ class CustomStrategy(bt.Strategy):
         sl = tp = None
         if r.stop_loss_pct:
             px = round_to_tick(price * (1 - r.stop_loss_pct / 100.0), self.tick, "down")
-            sl = self.sell(size=size, exectype=bt.Order.Stop, price=px)
-            self.order_reason[sl.ref] = "stop_loss"
+            sl = self._send(
+                "stop_loss", self._tag(self.signal_bar, "sl"), "SELL", bt.Order.Stop, size, px
+            )
         if r.take_profit_pct:
             px = round_to_tick(price * (1 + r.take_profit_pct / 100.0), self.tick, "up")
-            tp = self.sell(size=size, exectype=bt.Order.Limit, price=px, oco=sl)
-            self.order_reason[tp.ref] = "take_profit"
+            tp = self._send(
+                "take_profit",
+                self._tag(self.signal_bar, "tp"),
+                "SELL",
+                bt.Order.Limit,
+                size,
+                px,
+                sl,
+            )
         self.protect = [o for o in (sl, tp) if o is not None]
 
     def _on_exit_fill(self, order: bt.Order, role: str) -> None:
@@ -281,6 +366,8 @@ class CustomStrategy(bt.Strategy):
             if o.ref != order.ref and o.alive():
                 self.cancel(o)
         self.protect = []
+        if self.persist is not None:
+            self.persist.on_position(self.position.size, self.position.price)
         ot = self.open_trade
         if ot is None or self.position.size != 0:
             return
@@ -303,6 +390,10 @@ class CustomStrategy(bt.Strategy):
         )
         self.rt.trades.append(rec)
         self.rt.risk.on_trade_closed(rec.pnl_net)
+        if self.persist is not None:
+            self.persist.on_trade(
+                ot.get("tag") or f"{self.cfg.bot_id}:{ot['entry_bar']}:entry", rec
+            )
         self.open_trade = None
         self.pos_state = None
         j = self.rt.journal
@@ -326,4 +417,7 @@ class CustomStrategy(bt.Strategy):
         self._event("trade_exit", price=price, size=size, pnl_net=rec.pnl_net, reason=role)
 
     def notify_data(self, data: Any, status: int, *args: Any, **kwargs: Any) -> None:
-        self.log.info("feed %s: %s", data._name or "data0", data._getstatusname(status))
+        name = data._getstatusname(status)
+        self.log.info("feed %s: %s", data._name or "data0", name)
+        if self.persist is not None:
+            self.persist.store.set_feed_state(name)

@@ -1,0 +1,162 @@
+"""Table definitions (SQLAlchemy Core). Times are UTC, stored tz-naive; money in INR.
+
+Every row carries ``bot_pk`` (the ``bots`` row of one bot id in one mode), so several
+bots can share one database without seeing each other's rows.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+bots = Table(
+    "bots",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("bot_id", String(64), nullable=False),
+    Column("mode", String(16), nullable=False),  # paper | live
+    Column("config_hash", String(64), nullable=False),
+    Column("config_file", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # running | finished | stopped | error | halted
+    Column("feed_state", String(16), nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("last_heartbeat", DateTime, nullable=True),  # added by revision 0002
+    UniqueConstraint("bot_id", "mode", name="uq_bots_bot_mode"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "bot_pk", Integer, ForeignKey("bots.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("tag", String(64), nullable=False),  # mixbot's client order id (deterministic)
+    Column("broker_order_id", String(64), nullable=True),
+    Column("symbol", String(64), nullable=False),
+    Column("role", String(24), nullable=False),  # entry | stop_loss | take_profit | <exit reason>
+    Column("side", String(4), nullable=False),  # BUY | SELL
+    Column("order_type", String(16), nullable=False),  # Market | Limit | Stop | StopLimit
+    Column("qty_requested", Float, nullable=False),
+    Column("price_requested", Float, nullable=True),
+    Column("qty_filled", Float, nullable=False, default=0.0),
+    Column("avg_fill_price", Float, nullable=True),
+    Column(
+        "status", String(16), nullable=False
+    ),  # intent | Submitted | Accepted | Partial | Completed | ...
+    Column("status_history", JSON, nullable=False),
+    Column("bar_index", Integer, nullable=False),
+    Column("bar_time", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("bot_pk", "tag", name="uq_orders_bot_tag"),
+)
+
+fills = Table(
+    "fills",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "bot_pk", Integer, ForeignKey("bots.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("order_tag", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("qty", Float, nullable=False),
+    Column("price", Float, nullable=False),
+    Column("commission", Float, nullable=False),
+    Column("fill_time", DateTime, nullable=True),  # bar time of the fill, UTC
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("bot_pk", "order_tag", "seq", name="uq_fills_bot_tag_seq"),
+)
+
+positions = Table(
+    "positions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "bot_pk", Integer, ForeignKey("bots.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("symbol", String(64), nullable=False),
+    Column("qty", Float, nullable=False),
+    Column("avg_price", Float, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("bot_pk", "symbol", name="uq_positions_bot_symbol"),
+)
+
+trades = Table(
+    "trades",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "bot_pk", Integer, ForeignKey("bots.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("entry_tag", String(64), nullable=False),
+    Column("symbol", String(64), nullable=False),
+    Column("side", String(8), nullable=False),
+    Column("qty", Float, nullable=False),
+    Column("entry_time", DateTime, nullable=False),
+    Column("exit_time", DateTime, nullable=False),
+    Column("entry_price", Float, nullable=False),
+    Column("exit_price", Float, nullable=False),
+    Column("pnl_gross", Float, nullable=False),
+    Column("charges", Float, nullable=False),
+    Column("pnl_net", Float, nullable=False),
+    Column("exit_reason", String(24), nullable=False),
+    Column("bars_held", Integer, nullable=False),
+    UniqueConstraint("bot_pk", "entry_tag", name="uq_trades_bot_entry"),
+)
+
+equity = Table(
+    "equity",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "bot_pk", Integer, ForeignKey("bots.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("bar_index", Integer, nullable=False),
+    Column("bar_time", DateTime, nullable=False),
+    Column("cash", Float, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("in_market", Integer, nullable=False),
+    UniqueConstraint("bot_pk", "bar_index", name="uq_equity_bot_bar"),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("bot_pk", Integer, ForeignKey("bots.id", ondelete="CASCADE"), primary_key=True),
+    Column("bar_index", Integer, nullable=False),  # last bar FULLY processed
+    Column("bar_time", DateTime, nullable=False),
+    Column("cash", Float, nullable=False),
+    Column("state", JSON, nullable=False),  # broker positions/open orders, strategy and risk state
+    Column("updated_at", DateTime, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "bot_pk", Integer, ForeignKey("bots.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("kind", String(32), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("data", JSON, nullable=True),
+    Column("bar_time", DateTime, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+)
