@@ -21,6 +21,8 @@ EPILOG = """examples:
   mixbot validate --show-effective config/trading/0001.json
   mixbot backtest config/trading/0001.json --from 2015-01-01 --report reports/0001
   mixbot run config/trading/0003.json            paper session (replayed file or live feed)
+  mixbot status config/trading/0003.json         the bot's state from the store
+  mixbot trades config/trading/0003.json --csv trades.csv
   mixbot demo                                    the two real-data jobs of the quick start
   mixbot schema --export                         refresh config/schema/bot.schema.json
 """
@@ -92,6 +94,9 @@ def _add_engine_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
     except ImportError:
         return
     commands.add_parsers(sub)
+    from mixbot.engine import store_commands
+
+    store_commands.add_parsers(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:

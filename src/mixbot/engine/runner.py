@@ -136,7 +136,22 @@ class Bot:
 
     def get_status(self) -> dict[str, Any]:
         """A snapshot: feed status, data points, cash, value, positions, open orders,
-        last bar time (IST), active halts, today's counters. Money in INR."""
+        last bar time (IST), active halts, today's counters. Money in INR.
+
+        With a store, the stored view (what ``mixbot status`` shows: the whole session across
+        restarts) is included under ``"store"``.
+        """
+        status = self._live_status()
+        if self.store is not None:
+            from mixbot.engine.store_commands import status_dict
+
+            try:
+                status["store"] = status_dict(self.cfg, self.store)
+            except Exception as exc:  # status must answer even when the database is unwell
+                status["store"] = {"error": str(exc)}
+        return status
+
+    def _live_status(self) -> dict[str, Any]:
         b = self.built
         if b is None:
             return {"bot_id": self.cfg.bot_id, "mode": self.mode, "state": self.state}

@@ -117,7 +117,7 @@ def kill_points(
     rng: random.Random,
     external_share: float = 0.3,
     gap: int = 25,
-    ext_gap: int = 150,
+    ext_gap: int = 60,
 ) -> list[tuple[int, str]]:
     """``n`` kill points ``(bar, stage)`` at strictly increasing bars, ``gap`` bars apart at least.
 
