@@ -42,16 +42,25 @@ class Store:
         url: SQLAlchemy URL (see :func:`mixbot.store.db.resolve_url`).
         bot_id, mode: the bot (``mode`` paper or live); rows of other bots are never touched.
         engine: reuse an engine (tests, several bots in one process).
+        create: False refuses to create a missing SQLite file (read-only commands).
+        busy_timeout: SQLite only: seconds a statement waits for another process's write lock
+            before failing with "locked".
 
     Raises:
         StoreError: the database cannot be opened or migrated.
     """
 
     def __init__(
-        self, url: str, bot_id: str, mode: str, engine: Engine | None = None, create: bool = True
+        self,
+        url: str,
+        bot_id: str,
+        mode: str,
+        engine: Engine | None = None,
+        create: bool = True,
+        busy_timeout: float = 5.0,
     ) -> None:
         self.url = url
-        self.engine = engine or open_engine(url, create=create)
+        self.engine = engine or open_engine(url, create=create, busy_timeout=busy_timeout)
         self.bot_id = bot_id
         self.mode = mode
         self.bot_pk: int | None = None
@@ -113,10 +122,10 @@ class Store:
                     .first()
                 )
                 if row is not None and fresh:
-                    c.execute(delete(m.bots).where(m.bots.c.id == row["id"]))
+                    # children first: does not rely on ON DELETE CASCADE being enforced
                     for t in (
-                        m.orders,
                         m.fills,
+                        m.orders,
                         m.positions,
                         m.trades,
                         m.equity,
@@ -124,9 +133,10 @@ class Store:
                         m.events,
                     ):
                         c.execute(delete(t).where(t.c.bot_pk == row["id"]))
+                    c.execute(delete(m.bots).where(m.bots.c.id == row["id"]))
                     row = None
                 if row is None:
-                    pk = c.execute(
+                    key = c.execute(
                         insert(m.bots).values(
                             bot_id=self.bot_id,
                             mode=self.mode,
@@ -136,8 +146,9 @@ class Store:
                             created_at=now,
                             updated_at=now,
                         )
-                    ).inserted_primary_key[0]
-                    self.bot_pk = int(pk)
+                    ).inserted_primary_key
+                    assert key is not None
+                    self.bot_pk = int(key[0])
                     return {"resumed": False, "config_changed": False}
                 self.bot_pk = int(row["id"])
                 changed = row["config_hash"] != config_hash
@@ -336,7 +347,7 @@ class Store:
                         select(
                             func.sum(m.fills.c.qty), func.sum(m.fills.c.qty * m.fills.c.price)
                         ).where(m.fills.c.bot_pk == self.pk, m.fills.c.order_tag == tag)
-                    ).first()
+                    ).one()
                     total, notional = float(agg[0] or 0.0), float(agg[1] or 0.0)
                     c.execute(
                         update(m.orders)
