@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/crash_kill.py            # 100 kills (the figure)
     .venv/bin/python benchmarks/crash_kill.py --kills 20 --to 2019-01-08
 
-An intraday session of real BANKNIFTY 1-minute bars (config/trading/0003.json, January-February 2019
+An intraday session of real BANKNIFTY 1-minute bars (config/trading/0003.json, January 2019
 by default) is replayed once uninterrupted (the reference) and once killed ``--kills`` times:
 ~70 % of kills are injected at precise points of the write-ahead sequence (after an order
 intent is committed, after a fill is committed, before and after a bar's checkpoint); ~30 %
