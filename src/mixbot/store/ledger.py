@@ -1,0 +1,173 @@
+"""Positions, closed trades, equity points and per-bar checkpoints of one bot.
+
+Part of :class:`mixbot.store.repository.Store` (a mixin: it uses the store's ``engine``,
+``pk`` and ``_guard``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from mixbot.store import models as m
+from mixbot.store.orders import utcnow
+
+
+class Ledger:
+    """What the bot holds and has done: positions, trades, equity, checkpoints."""
+
+    engine: Engine
+
+    @property
+    def pk(self) -> int:  # provided by Store
+        raise NotImplementedError
+
+    def _guard(self, fn: Any) -> Any:  # provided by Store
+        raise NotImplementedError
+
+    def set_position(self, symbol: str, qty: float, avg_price: float) -> None:
+        """Upsert the bot's position in ``symbol`` (qty in shares; 0 = flat)."""
+
+        def go() -> None:
+            now = utcnow()
+            with self.engine.begin() as c:
+                done = c.execute(
+                    update(m.positions)
+                    .where(m.positions.c.bot_pk == self.pk, m.positions.c.symbol == symbol)
+                    .values(qty=qty, avg_price=avg_price, updated_at=now)
+                ).rowcount
+                if not done:
+                    c.execute(
+                        insert(m.positions).values(
+                            bot_pk=self.pk,
+                            symbol=symbol,
+                            qty=qty,
+                            avg_price=avg_price,
+                            updated_at=now,
+                        )
+                    )
+
+        self._guard(go)
+
+    def positions(self) -> list[dict[str, Any]]:
+        """The bot's non-flat positions."""
+
+        def go() -> list[dict[str, Any]]:
+            with self.engine.connect() as c:
+                q = select(m.positions).where(
+                    m.positions.c.bot_pk == self.pk, m.positions.c.qty != 0
+                )
+                return [dict(r) for r in c.execute(q).mappings()]
+
+        return self._guard(go)
+
+    def record_trade(self, entry_tag: str, **fields: Any) -> bool:
+        """Commit a closed trade; False when it is already stored (re-processed bar)."""
+
+        def go() -> bool:
+            try:
+                with self.engine.begin() as c:
+                    c.execute(
+                        insert(m.trades).values(bot_pk=self.pk, entry_tag=entry_tag, **fields)
+                    )
+                return True
+            except IntegrityError:
+                return False
+
+        return self._guard(go)
+
+    def trades(self) -> list[dict[str, Any]]:
+        """The bot's closed trades, oldest first."""
+
+        def go() -> list[dict[str, Any]]:
+            with self.engine.connect() as c:
+                q = (
+                    select(m.trades)
+                    .where(m.trades.c.bot_pk == self.pk)
+                    .order_by(m.trades.c.exit_time, m.trades.c.id)
+                )
+                return [dict(r) for r in c.execute(q).mappings()]
+
+        return self._guard(go)
+
+    # ------------------------------------------------------------------ checkpoints and equity
+    def checkpoint(
+        self,
+        bar_index: int,
+        bar_time: dt.datetime,
+        cash: float,
+        value: float,
+        in_market: bool,
+        state: dict[str, Any],
+    ) -> None:
+        """ONE transaction at the end of a bar: the equity point and the checkpoint."""
+
+        def go() -> None:
+            now = utcnow()
+            with self.engine.begin() as c:
+                c.execute(
+                    insert(m.equity).values(
+                        bot_pk=self.pk,
+                        bar_index=bar_index,
+                        bar_time=bar_time,
+                        cash=cash,
+                        value=value,
+                        in_market=int(in_market),
+                    )
+                )
+                done = c.execute(
+                    update(m.checkpoints)
+                    .where(m.checkpoints.c.bot_pk == self.pk)
+                    .values(
+                        bar_index=bar_index,
+                        bar_time=bar_time,
+                        cash=cash,
+                        state=state,
+                        updated_at=now,
+                    )
+                ).rowcount
+                if not done:
+                    c.execute(
+                        insert(m.checkpoints).values(
+                            bot_pk=self.pk,
+                            bar_index=bar_index,
+                            bar_time=bar_time,
+                            cash=cash,
+                            state=state,
+                            updated_at=now,
+                        )
+                    )
+                c.execute(update(m.bots).where(m.bots.c.id == self.pk).values(last_heartbeat=now))
+
+        self._guard(go)
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        """The last checkpoint (``bar_index``, ``bar_time``, ``cash``, ``state``...) or None."""
+
+        def go() -> dict[str, Any] | None:
+            with self.engine.connect() as c:
+                row = (
+                    c.execute(select(m.checkpoints).where(m.checkpoints.c.bot_pk == self.pk))
+                    .mappings()
+                    .first()
+                )
+                return dict(row) if row else None
+
+        return self._guard(go)
+
+    def equity(self) -> list[dict[str, Any]]:
+        """Equity points (bar_index, bar_time UTC, cash, value INR), oldest first."""
+
+        def go() -> list[dict[str, Any]]:
+            with self.engine.connect() as c:
+                q = (
+                    select(m.equity)
+                    .where(m.equity.c.bot_pk == self.pk)
+                    .order_by(m.equity.c.bar_index)
+                )
+                return [dict(r) for r in c.execute(q).mappings()]
+
+        return self._guard(go)
