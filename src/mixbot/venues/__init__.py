@@ -1,0 +1,1 @@
+"""Venues: one folder per broker/exchange connection (store + feed + broker shape)."""

@@ -1,0 +1,1 @@
+"""Upstox: auth, REST client, instruments, candles, market-data websocket feed, local simulator."""
