@@ -59,7 +59,12 @@ class RiskManager:
             self.state.today = DayCounters(day=day)
 
     def check_entry(
-        self, bar_minute: int, open_positions: int, equity: float, gross_exposure: float
+        self,
+        bar_minute: int,
+        open_positions: int,
+        equity: float,
+        gross_exposure: float,
+        stale_reason: str | None = None,
     ) -> str | None:
         """Return None when a new entry is allowed on this bar, else the refusal reason.
 
@@ -68,10 +73,13 @@ class RiskManager:
             open_positions: positions currently open (all symbols).
             equity: current account value, INR.
             gross_exposure: current gross position value, INR.
+            stale_reason: the live feed's staleness guard (why its data is stale), or None.
         """
         s, t = self.state, self.trading
         if s.halted:
             return f"bot halted: {s.halt_reason}"
+        if stale_reason:
+            return f"data stale: {stale_reason}"
         if self.intraday_bars:
             m = self.market
             if not (m.session_open_min < bar_minute <= m.session_close_min):

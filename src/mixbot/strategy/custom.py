@@ -225,7 +225,10 @@ class CustomStrategy(bt.Strategy):
         gross = sum(
             abs(p.size) * d.close[0] for d, p in ((d, self.getposition(d)) for d in self.datas)
         )
-        reason = risk.check_entry(w.minute, 0, value, gross)
+        # a live feed may say its data is stale (no tick for too long): no new entries then
+        reason = risk.check_entry(
+            w.minute, 0, value, gross, getattr(self.data, "stale_reason", None)
+        )
         if reason is None:
             size = risk.size(value, close, broker.getcash())
             if size <= 0:
