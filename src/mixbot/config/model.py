@@ -54,6 +54,7 @@ class DataConfig:
     replay_as: str
     date_from: str | None
     date_to: str | None
+    stale_after_seconds: float = 120.0
 
     @property
     def interval_minutes(self) -> int:
@@ -184,6 +185,7 @@ def build(effective: dict[str, Any], source_file: Path) -> BotConfig:
             d["replay_as"],
             d.get("from"),
             d.get("to"),
+            float(d.get("stale_after_seconds", 120.0)),
         ),
         entry=mixin("entry", s["entry_logic"]),
         exit=mixin("exit", s["exit_logic"]),
