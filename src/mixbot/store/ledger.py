@@ -9,17 +9,52 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mixbot.store import models as m
 from mixbot.store.orders import utcnow
+
+# Statements built once (building them per bar costs more than executing them).
+_EQUITY_INSERT = insert(m.equity).values(
+    bot_pk=bindparam("b_pk"),
+    bar_index=bindparam("p_bar_index"),
+    bar_time=bindparam("p_bar_time"),
+    cash=bindparam("p_cash"),
+    value=bindparam("p_value"),
+    in_market=bindparam("p_in_market"),
+)
+_CHECKPOINT_UPDATE = (
+    update(m.checkpoints)
+    .where(m.checkpoints.c.bot_pk == bindparam("b_pk"))
+    .values(
+        bar_index=bindparam("p_bar_index"),
+        bar_time=bindparam("p_bar_time"),
+        cash=bindparam("p_cash"),
+        state=bindparam("p_state"),
+        updated_at=bindparam("p_updated_at"),
+    )
+)
+_CHECKPOINT_INSERT = insert(m.checkpoints).values(
+    bot_pk=bindparam("b_pk"),
+    bar_index=bindparam("p_bar_index"),
+    bar_time=bindparam("p_bar_time"),
+    cash=bindparam("p_cash"),
+    state=bindparam("p_state"),
+    updated_at=bindparam("p_updated_at"),
+)
+_HEARTBEAT = (
+    update(m.bots)
+    .where(m.bots.c.id == bindparam("b_pk"))
+    .values(last_heartbeat=bindparam("p_updated_at"))
+)
 
 
 class Ledger:
     """What the bot holds and has done: positions, trades, equity, checkpoints."""
 
     engine: Engine
+    _beat: dt.datetime | None = None  # last heartbeat written (UTC)
 
     @property
     def pk(self) -> int:  # provided by Store
@@ -107,40 +142,23 @@ class Ledger:
 
         def go() -> None:
             now = utcnow()
+            params = {  # keys are the bindparam names of the statements above
+                "b_pk": self.pk,
+                "p_bar_index": bar_index,
+                "p_bar_time": bar_time,
+                "p_cash": cash,
+                "p_value": value,
+                "p_in_market": int(in_market),
+                "p_state": state,
+                "p_updated_at": now,
+            }
             with self.engine.begin() as c:
-                c.execute(
-                    insert(m.equity).values(
-                        bot_pk=self.pk,
-                        bar_index=bar_index,
-                        bar_time=bar_time,
-                        cash=cash,
-                        value=value,
-                        in_market=int(in_market),
-                    )
-                )
-                done = c.execute(
-                    update(m.checkpoints)
-                    .where(m.checkpoints.c.bot_pk == self.pk)
-                    .values(
-                        bar_index=bar_index,
-                        bar_time=bar_time,
-                        cash=cash,
-                        state=state,
-                        updated_at=now,
-                    )
-                ).rowcount
-                if not done:
-                    c.execute(
-                        insert(m.checkpoints).values(
-                            bot_pk=self.pk,
-                            bar_index=bar_index,
-                            bar_time=bar_time,
-                            cash=cash,
-                            state=state,
-                            updated_at=now,
-                        )
-                    )
-                c.execute(update(m.bots).where(m.bots.c.id == self.pk).values(last_heartbeat=now))
+                c.execute(_EQUITY_INSERT, params)
+                if not c.execute(_CHECKPOINT_UPDATE, params).rowcount:
+                    c.execute(_CHECKPOINT_INSERT, params)
+                if self._beat is None or (now - self._beat).total_seconds() >= 5.0:
+                    self._beat = now
+                    c.execute(_HEARTBEAT, params)
 
         self._guard(go)
 
