@@ -27,7 +27,7 @@ class Built:
 
     cerebro: bt.Cerebro
     runtime: BotRuntime
-    series: BarSeries
+    series: BarSeries | None  # None for live feeds
     feed: Any
     mode: str
 
@@ -52,10 +52,47 @@ def _series(
     )
 
 
+def upstox_feed(cfg: BotConfig) -> Any:
+    """The live Upstox market-data feed for ``cfg`` (symbol resolved through the instruments master).
+
+    Raises:
+        UpstoxError: the instruments master cannot be had, the symbol is unknown, or no token.
+    """
+    import datetime as dt
+
+    from mixbot.venues.upstox.client import UpstoxClient
+    from mixbot.venues.upstox.feed import UpstoxFeed
+    from mixbot.venues.upstox.instruments import InstrumentMaster
+
+    symbol = cfg.data.symbol
+    exchange = {"NFO": "NSE", "OTHER": "NSE"}.get(cfg.market.exchange, cfg.market.exchange)
+    key = (
+        symbol
+        if "|" in symbol
+        else InstrumentMaster.load(("NSE",) if exchange == "NSE" else (exchange,))
+        .resolve(symbol, exchange=exchange)
+        .instrument_key
+    )
+    m = cfg.market
+    return UpstoxFeed(
+        instrument_key=key,
+        interval_minutes=cfg.data.interval_minutes,
+        session_open_min=m.session_open_min,
+        session_close_min=m.session_close_min,
+        market_tz=m.timezone,
+        lookback_bars=cfg.data.lookback_bars,
+        stale_after_s=cfg.data.stale_after_seconds,
+        backoff_max=cfg.data.retry_interval,
+        stop_after=dt.date.fromisoformat(cfg.data.date_to) if cfg.data.date_to else None,
+        client_factory=UpstoxClient,
+        name=symbol,
+    )
+
+
 def make_feed(
     cfg: BotConfig, mode: str, date_from: str | None = None, date_to: str | None = None
-) -> tuple[Any, BarSeries]:
-    """The Backtrader feed for ``mode`` and the bars it is built from.
+) -> tuple[Any, BarSeries | None]:
+    """The Backtrader feed for ``mode`` and the bars it is built from (None for a live feed).
 
     Raises:
         ConfigError: a data source this mode cannot use yet (yahoo/upstox need their venue modules).
@@ -70,6 +107,8 @@ def make_feed(
             f"{cfg.source_file}: one symbol per bot is supported for now "
             f"(trading.symbols has {len(cfg.trading.symbols)})"
         )
+    if src == "upstox" and mode != "backtest":
+        return upstox_feed(cfg), None
     if src not in ("csv", "replay"):
         raise ConfigError(
             f"{cfg.source_file}: data source {src!r} is not available in this version yet; "
@@ -160,7 +199,8 @@ def build(
         console_level=console_level,
     )
     journal.log.info("bot %s starting in %s mode: %s", cfg.bot_id, mode, cfg.description)
-    journal.log.info("data: %s", series.report.render().replace("\n", " | "))
+    if series is not None:
+        journal.log.info("data: %s", series.report.render().replace("\n", " | "))
     entry = registry.get("entry", cfg.entry.name).cls(cfg.entry.params)
     exit_ = registry.get("exit", cfg.exit.name).cls(cfg.exit.params)
     risk = RiskManager(
@@ -170,7 +210,13 @@ def build(
         config=cfg, entry=entry, exit=exit_, risk=risk, journal=journal, progress=progress
     )
     runtime.persist = persist
-    if checkpoint is not None:
+    if checkpoint is not None and series is None:
+        raise ConfigError(
+            f"{cfg.source_file}: bot {cfg.bot_id} has a stored session, and resuming a session on a "
+            "live feed is not supported yet (it comes with the Upstox broker); start a new session "
+            "with `mixbot run --fresh`"
+        )
+    if checkpoint is not None and series is not None:
         start_abs, start_src = resume_point(
             cfg,
             series,
