@@ -226,9 +226,12 @@ class CustomStrategy(bt.Strategy):
             abs(p.size) * d.close[0] for d, p in ((d, self.getposition(d)) for d in self.datas)
         )
         # a live feed may say its data is stale (no tick for too long): no new entries then
-        reason = risk.check_entry(
-            w.minute, 0, value, gross, getattr(self.data, "stale_reason", None)
+        stale = getattr(self.data, "stale_reason", None) or (
+            "no tick for longer than data.stale_after_seconds"
+            if getattr(self.data, "stale", False)
+            else None
         )
+        reason = risk.check_entry(w.minute, 0, value, gross, stale)
         if reason is None:
             size = risk.size(value, close, broker.getcash())
             if size <= 0:
