@@ -25,6 +25,8 @@ EPILOG = """examples:
   mixbot trades config/trading/0003.json --csv trades.csv
   mixbot demo                                    the two real-data jobs of the quick start
   mixbot schema --export                         refresh config/schema/bot.schema.json
+  mixbot upstox-sim --data @data/nse_1min/BANKNIFTY_F1_2019H1.txt --speed 60
+                                                 local Upstox simulator (prints the exports to use)
 """
 
 
@@ -97,6 +99,30 @@ def _add_engine_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
     from mixbot.engine import store_commands
 
     store_commands.add_parsers(sub)
+    _add_upstox_commands(sub)
+
+
+def _add_upstox_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    def run_sim(args: argparse.Namespace) -> int:
+        from mixbot.venues.upstox.sim.cli import main as sim_main
+
+        return sim_main(args.sim_args)
+
+    p = sub.add_parser(
+        "upstox-sim",
+        help="start the local Upstox simulator (REST + market-data websocket on real data)",
+        description="Start the local Upstox simulator; all arguments go to it "
+        "(`mixbot upstox-sim --help` for its options).",
+        add_help=False,
+    )
+    p.add_argument("sim_args", nargs=argparse.REMAINDER, help="simulator arguments")
+    p.set_defaults(func=run_sim)
+    for module in ("mixbot.venues.upstox.cli", "mixbot.venues.upstox.feedtest"):
+        try:
+            mod = __import__(module, fromlist=["add_parsers"])
+        except ImportError:
+            continue
+        mod.add_parsers(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,6 +178,17 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mixbot`` console script; returns the exit code."""
     from mixbot.errors import MixbotError
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["upstox-sim"]:  # every option belongs to the simulator's own parser
+        from mixbot.venues.upstox.sim.cli import main as sim_main
+
+        from mixbot.paths import expand_data_path
+
+        sim_argv = [str(expand_data_path(a)) if a.startswith("@data/") else a for a in argv[1:]]
+        try:
+            return sim_main(sim_argv)
+        except KeyboardInterrupt:
+            return 130
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
