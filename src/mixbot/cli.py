@@ -180,9 +180,8 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["upstox-sim"]:  # every option belongs to the simulator's own parser
-        from mixbot.venues.upstox.sim.cli import main as sim_main
-
         from mixbot.paths import expand_data_path
+        from mixbot.venues.upstox.sim.cli import main as sim_main
 
         sim_argv = [str(expand_data_path(a)) if a.startswith("@data/") else a for a in argv[1:]]
         try:
