@@ -52,6 +52,8 @@ from typing import Any, NamedTuple
 from google.protobuf.message import DecodeError
 from upstox_client.feeder.proto import MarketDataFeedV3_pb2 as pb
 
+from mixbot.errors import MixbotError
+
 __all__ = [
     "COMBINED_LIMITS",
     "INDIVIDUAL_LIMITS",
@@ -101,7 +103,7 @@ _EPOCH = dt.datetime(1970, 1, 1)
 _MS = dt.timedelta(milliseconds=1)
 
 
-class ProtocolError(ValueError):
+class ProtocolError(MixbotError, ValueError):
     """A request that Upstox would reject (bad method/mode, no keys)."""
 
 
