@@ -158,3 +158,11 @@ def test_drawdown_halt_threshold() -> None:
     assert reason == "bot halted: max_drawdown_pct 10.0 reached"
     rm.new_bar(D2)  # the halt survives day changes
     assert rm.check_entry(600, 0, EQ, 0) is not None
+
+
+def test_stale_live_data_blocks_entries() -> None:
+    rm = make()
+    rm.new_bar(D1)
+    assert rm.check_entry(hm("10:00"), 0, EQ, 0) is None
+    why = rm.check_entry(hm("10:00"), 0, EQ, 0, "no tick for 125 s")
+    assert why == "data stale: no tick for 125 s"

@@ -516,6 +516,21 @@ class UpstoxFeed(LiveFeed):
     def _on_market(self, status: str | None, now: dt.datetime) -> None:
         if status is None:
             return
+        if status != getattr(self, "_announced", None):
+            self._announced = status
+            local = now.replace(tzinfo=_UTC).astimezone(self._mkt_tz)
+            if status in CLOSED_STATUSES or "OPEN" not in status or "PRE" in status:
+                # say so instead of waiting silently (market closed, holiday, pre-open)
+                log.warning(
+                    "%s: market status %s at %s %s: no live bars until the session opens "
+                    "(outside market hours or an exchange holiday)",
+                    self.p.instrument_key,
+                    status,
+                    local.strftime("%Y-%m-%d %H:%M"),
+                    self.p.market_tz,
+                )
+            else:
+                log.info("%s: market status %s", self.p.instrument_key, status)
         self._segment_status = status
         _, close = self._session_bounds(now)
         over = status in CLOSED_STATUSES and now >= close
