@@ -18,12 +18,34 @@ from zoneinfo import ZoneInfo
 STALE_AFTER = dt.timedelta(minutes=2)
 
 
+def _load_for_reading(path: str) -> Any:
+    """The config, validated, except that its data file and secrets need not be present:
+    reading the store needs neither (the data folder may have moved, the token expired).
+
+    Raises:
+        ConfigError: any other problem, listed as ``mixbot validate`` lists them.
+    """
+    from mixbot.config.model import build
+    from mixbot.config.validate import validate_file
+    from mixbot.errors import ConfigError
+
+    report = validate_file(path)
+    blocking = [
+        p
+        for p in report.errors
+        if not (p.path.startswith("$.data.path") or "environment variable" in p.message)
+    ]
+    if blocking or report.effective is None:
+        lines = "\n".join(p.render() for p in blocking or report.errors)
+        raise ConfigError(f"{path}: invalid config ({len(blocking)} error(s)):\n{lines}")
+    return build(report.effective, Path(path))
+
+
 def _open(args: argparse.Namespace) -> tuple[Any, Any]:
-    from mixbot.config.load import load_config
     from mixbot.store.db import resolve_url
     from mixbot.store.repository import Store
 
-    cfg = load_config(args.config)
+    cfg = _load_for_reading(args.config)
     mode = args.mode or ("live" if cfg.broker.type in ("upstox", "upstox_sandbox") else "paper")
     url = resolve_url(cfg.database_url, mode)
     store = Store(url, cfg.bot_id, mode, create=False)
