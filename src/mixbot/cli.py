@@ -117,7 +117,11 @@ def _add_upstox_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
     )
     p.add_argument("sim_args", nargs=argparse.REMAINDER, help="simulator arguments")
     p.set_defaults(func=run_sim)
-    for module in ("mixbot.venues.upstox.cli", "mixbot.venues.upstox.feedtest"):
+    for module in (
+        "mixbot.venues.upstox.cli",
+        "mixbot.venues.upstox.feedtest",
+        "mixbot.venues.upstox.panic",
+    ):
         try:
             mod = __import__(module, fromlist=["add_parsers"])
         except ImportError:

@@ -27,6 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from mixbot.venues.upstox.hosts import API_ENV, ASSETS_ENV, CA_ENV, TOKEN_ENV
+from mixbot.venues.upstox.sim.exchange import Exchange
 from mixbot.venues.upstox.sim.faults import Faults
 from mixbot.venues.upstox.sim.instruments import Instrument, Series, load_series
 from mixbot.venues.upstox.sim.replay import Replay
@@ -58,6 +59,11 @@ class Simulator:
         wait_for_client: start the replay when the first client subscribes.
         limits: websocket subscription limits per mode (default :data:`.ws.LIMITS`).
         faults: initial faults, as a control-API dict (see :mod:`.faults`).
+        cash: opening cash of the simulated account (funds API), INR.
+        slippage_bps: MARKET fills move this many basis points against the order.
+
+    The exchange (orders, fills, positions, funds; see :mod:`.exchange`) is
+    :attr:`exchange`, e.g. ``sim.exchange.orders()``, ``sim.exchange.count_orders(tag=..)``.
 
     Raises:
         DataFileError / ConfigError: a file cannot be loaded; ValueError: no day to play.
@@ -77,6 +83,8 @@ class Simulator:
         wait_for_client: bool = True,
         limits: Mapping[str, int] | None = None,
         faults: Mapping[str, Any] | None = None,
+        cash: float = 10_000_000.0,
+        slippage_bps: float = 0.0,
     ) -> None:
         if not files:
             raise ValueError("the simulator needs at least one data file")
@@ -97,6 +105,7 @@ class Simulator:
         self.faults = Faults()
         if faults:
             self.faults.apply(dict(faults))
+        self.exchange = Exchange(self.instruments, self.faults, cash, slippage_bps)
         self.port = 0
         self.replay: Replay | None = None
         self._tls: TlsFiles | None = None
@@ -215,7 +224,10 @@ class Simulator:
             ticks_per_bar=self._ticks_per_bar,
             wait_for_client=self._wait,
         )
-        self._ctx = Context(self.replay, self.faults, self.token, limits=self._limits)
+        self.exchange.attach(self.replay)
+        self._ctx = Context(
+            self.replay, self.faults, self.token, limits=self._limits, exchange=self.exchange
+        )
         self.faults.on_change = self._on_fault
         app = build_app(self._ctx)
         runner = web.AppRunner(app, handle_signals=False, access_log=None)

@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ticks-per-bar", type=int, default=8, help="synthetic trades per minute")
     p.add_argument("--no-wait", action="store_true", help="start the clock at once")
     p.add_argument("--exit-at-end", action="store_true", help="exit when the replay ends")
+    p.add_argument("--cash", type=float, default=10_000_000.0, help="opening cash, INR")
+    p.add_argument("--slippage-bps", type=float, default=0.0, help="MARKET fill slippage")
     f = p.add_argument_group("faults (also: POST /_sim/faults)")
     f.add_argument("--drop-every", type=float, metavar="S", help="cut each socket after S s")
     f.add_argument("--stall", type=float, metavar="S", help="send nothing for S s at start")
@@ -46,12 +48,25 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--rate-limit", type=int, metavar="K", help="429 for the next K calls")
     f.add_argument("--server-errors", type=int, metavar="K", help="500 for the next K calls")
     f.add_argument("--delay-ms", type=int, metavar="MS", help="delay every REST answer")
+    f.add_argument("--reject-orders", type=int, metavar="K", help="reject the next K orders")
+    f.add_argument("--reject-reason", metavar="TEXT", help="status_message of those rejections")
+    f.add_argument("--order-errors", type=int, metavar="K", help="500 for the next K order calls")
+    f.add_argument(
+        "--drop-responses", type=int, metavar="K", help="create the next K orders, never answer"
+    )
+    f.add_argument("--drop-mode", choices=("close", "hang"), help="how to drop (default close)")
+    f.add_argument("--partial-fill", type=float, metavar="F", help="fill F of an order per tick")
     return p
 
 
 def _faults(ns: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name in ("drop_every", "stall", "outage", "rate_limit", "server_errors", "delay_ms"):
+    names = (
+        "drop_every", "stall", "outage", "rate_limit", "server_errors", "delay_ms",
+        "reject_orders", "reject_reason", "order_errors", "drop_responses", "drop_mode",
+        "partial_fill",
+    )  # fmt: skip
+    for name in names:
         value = getattr(ns, name)
         if value is not None:
             out[name] = value
@@ -73,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ticks_per_bar=ns.ticks_per_bar,
             wait_for_client=not ns.no_wait,
             faults=_faults(ns),
+            cash=ns.cash,
+            slippage_bps=ns.slippage_bps,
         )
         sim.start()
     except Exception as exc:  # clear one-line message, no traceback

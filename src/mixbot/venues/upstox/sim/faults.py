@@ -21,6 +21,19 @@ Faults:
 * ``server_errors(K, status=500)``: the next K REST calls get a 5xx error envelope;
 * ``delay(ms)``: every REST answer is delayed by ms milliseconds.
 
+Order faults (the exchange, :mod:`.orders`; control-API keys in brackets):
+
+* ``reject_orders(K, reason)`` [``reject_orders``, ``reject_reason``]: the next K placed
+  orders are accepted (HTTP 200, an order id) then REJECTED by the "RMS": status
+  ``rejected``, ``status_message`` = reason (like a real margin/RMS rejection);
+* ``order_errors(K, status=500)`` [``order_errors``, ``error_status``]: the next K order
+  calls (place/modify/cancel) get a 5xx envelope and change nothing;
+* ``drop_order_responses(K, mode="close")`` [``drop_responses``, ``drop_mode``]: the next K
+  places CREATE the order, then the HTTP answer is never sent: ``"close"`` aborts the TCP
+  connection, ``"hang"`` holds it for ``hang_s`` seconds (default 30) and then aborts;
+* ``partial_fill(fraction)`` [``partial_fill``; 0 or null = off]: each tick fills at most
+  ``fraction`` of an order's quantity (rounded down to whole lots, at least one lot).
+
 Counts and durations apply to the REST API (``/v2``, ``/v3``), not to the instrument files
 (``/assets``) nor to ``/_sim``. The object is thread-safe (set from any thread).
 """
@@ -58,6 +71,13 @@ class Faults:
             self._errors_left = 0
             self._error_status = 500
             self.delay_ms = 0
+            self._reject_left = 0
+            self.reject_reason = "Order rejected by the simulator (fault injection)"
+            self._order_errors_left = 0
+            self._drop_left = 0
+            self.drop_mode = "close"
+            self.hang_s = 30.0
+            self.partial_fraction: float | None = None
             self.drop_epoch = getattr(self, "drop_epoch", 0)
             self.garbage_epoch = getattr(self, "garbage_epoch", 0)
             self.truncated_epoch = getattr(self, "truncated_epoch", 0)
@@ -113,7 +133,59 @@ class Faults:
         """Delay every REST answer by ``ms`` milliseconds."""
         self.delay_ms = max(0, int(ms))
 
+    def reject_orders(self, count: int, reason: str | None = None) -> None:
+        """Accept then reject (status ``rejected``) the next ``count`` placed orders."""
+        with self._lock:
+            self._reject_left = int(count)
+            if reason:
+                self.reject_reason = str(reason)
+
+    def order_errors(self, count: int, status: int = 500) -> None:
+        """Answer the next ``count`` order calls (place/modify/cancel) with a 5xx."""
+        if not 500 <= int(status) <= 599:
+            raise ValueError(f"server error status must be 5xx, not {status}")
+        with self._lock:
+            self._order_errors_left = int(count)
+            self._error_status = int(status)
+
+    def drop_order_responses(self, count: int, mode: str = "close", hang_s: float = 30.0) -> None:
+        """Create the next ``count`` placed orders but never answer (``close`` | ``hang``)."""
+        if mode not in ("close", "hang"):
+            raise ValueError(f"drop mode must be 'close' or 'hang', not {mode!r}")
+        with self._lock:
+            self._drop_left = int(count)
+            self.drop_mode = mode
+            self.hang_s = float(hang_s)
+
+    def partial_fill(self, fraction: float | None) -> None:
+        """Fill at most ``fraction`` (0 < f < 1) of each order per tick; None/0 = off."""
+        if fraction and not 0 < float(fraction) <= 1:
+            raise ValueError(f"partial fill fraction must be in (0, 1], not {fraction}")
+        self.partial_fraction = float(fraction) if fraction else None
+
     # ----------------------------------------------------------------- consumers
+
+    def _take(self, attr: str) -> bool:
+        with self._lock:
+            left = int(getattr(self, attr))
+            if left > 0:
+                setattr(self, attr, left - 1)
+                return True
+        return False
+
+    def take_order_error(self) -> ApiError | None:
+        """The 5xx the next order call must get (consuming one count), or None."""
+        if self._take("_order_errors_left"):
+            return ApiError(self._error_status, *SERVER_ERROR)
+        return None
+
+    def take_reject(self) -> str | None:
+        """The rejection reason for the order being placed (consuming one count), or None."""
+        return self.reject_reason if self._take("_reject_left") else None
+
+    def take_drop(self) -> str | None:
+        """``"close"``/``"hang"`` when this place's answer must be dropped, else None."""
+        return self.drop_mode if self._take("_drop_left") else None
 
     def stall_left(self) -> float:
         """Seconds of stall left (0 = not stalled)."""
@@ -144,7 +216,9 @@ class Faults:
         """
         known = {
             "clear", "drop_every", "drop_now", "garbage", "truncated", "stall", "outage",
-            "rate_limit", "server_errors", "error_status", "delay_ms",
+            "rate_limit", "server_errors", "error_status", "delay_ms", "reject_orders",
+            "reject_reason", "order_errors", "drop_responses", "drop_mode", "hang_s",
+            "partial_fill",
         }  # fmt: skip
         unknown = set(spec) - known
         if unknown:
@@ -170,6 +244,17 @@ class Faults:
                 self.server_errors(int(spec["server_errors"]), int(spec.get("error_status", 500)))
             if "delay_ms" in spec:
                 self.delay(int(spec["delay_ms"]))
+            if "reject_orders" in spec:
+                self.reject_orders(int(spec["reject_orders"]), spec.get("reject_reason"))
+            if "order_errors" in spec:
+                self.order_errors(int(spec["order_errors"]), int(spec.get("error_status", 500)))
+            if "drop_responses" in spec:
+                mode = str(spec.get("drop_mode", "close"))
+                self.drop_order_responses(
+                    int(spec["drop_responses"]), mode, float(spec.get("hang_s", 30.0))
+                )
+            if "partial_fill" in spec:
+                self.partial_fill(spec["partial_fill"])
         except (TypeError, ValueError) as exc:
             raise ValueError(f"bad fault value: {exc}") from None
 
@@ -183,4 +268,10 @@ class Faults:
             "server_errors_left": self._errors_left,
             "error_status": self._error_status,
             "delay_ms": self.delay_ms,
+            "reject_orders_left": self._reject_left,
+            "reject_reason": self.reject_reason,
+            "order_errors_left": self._order_errors_left,
+            "drop_responses_left": self._drop_left,
+            "drop_mode": self.drop_mode,
+            "partial_fill": self.partial_fraction,
         }

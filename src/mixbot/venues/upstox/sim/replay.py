@@ -25,7 +25,7 @@ import asyncio
 import datetime as dt
 import heapq
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -129,6 +129,10 @@ class Replay:
         self.finished = False
         self.final_info: bytes | None = None
         self._wake = asyncio.Event()
+        #: called with (key, tick) after each tick is applied (the exchange matches on them)
+        self.tick_hooks: list[Callable[[str, Tick], None]] = []
+        #: called with ("open" | "close", ms) at each session's open and close
+        self.session_hooks: list[Callable[[str, int], None]] = []
 
     def _prev_close(self, s: Series) -> float:
         """Close of the last bar before the start day (else the first bar's open), INR."""
@@ -171,7 +175,13 @@ class Replay:
 
     def remove(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
+        while not sub.queue.empty():  # unblock a producer waiting on this full queue
+            sub.queue.get_nowait()
         self.poke()
+
+    def _session(self, kind: str, ms: int) -> None:
+        for hook in self.session_hooks:
+            hook(kind, ms)
 
     def poke(self) -> None:
         """Re-check whether someone is subscribed (call after a subscription change)."""
@@ -225,6 +235,7 @@ class Replay:
 
     async def _close_session(self, close_ms: int) -> bool:
         await self.clock.advance_to(close_ms)
+        self._session("close", close_ms)
         info = market_info_message(self.statuses(close_ms), close_ms)
         await self._publish(Event("info", close_ms, data=info))
         return True
@@ -239,6 +250,7 @@ class Replay:
             for st in self.states.values():
                 st.new_day(day)
             self.clock.jump(open_ms, close_ms)
+            self._session("open", open_ms)
             info = market_info_message(self.statuses(open_ms), open_ms)
             await self._publish(Event("info", open_ms, data=info))
             streams = [self._ticks(s, day) for s in self.series]
@@ -251,6 +263,8 @@ class Replay:
                     await self._wait_for_subscriber()
                 await self.clock.advance_to(ltt)
                 self.states[key].apply(tick)
+                for hook in self.tick_hooks:
+                    hook(key, tick)
                 await self._publish(Event("tick", ltt, key=key))
             if not closed:
                 await self._close_session(close_ms)

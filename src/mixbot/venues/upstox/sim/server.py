@@ -18,7 +18,8 @@ Routes (Upstox paths; JSON answers ``{"status": "success", "data": ...}`` unless
   ``/v2/market/holidays[/{date}]`` (:mod:`.market`);
 * ``GET /assets/market-quote/instruments/exchange/{NSE|complete}.json.gz`` (no auth; the
   gzip bytes, ``Content-Type: application/gzip``, no Content-Encoding);
-* ``POST|GET /_sim/faults`` and ``GET /_sim/status`` (no auth, loopback clients only).
+* ``POST|GET /_sim/faults`` and ``GET /_sim/status`` (no auth, loopback clients only);
+* orders, trades, positions, funds and the portfolio stream: see :mod:`.orders`.
 
 Every REST call under ``/v2`` and ``/v3`` needs ``Authorization: Bearer <token>``, else 401
 ``UDAPI100050``; the candle routes also accept NO Authorization header (the official SDK's
@@ -42,6 +43,7 @@ from aiohttp import web
 from mixbot.venues.upstox.sim import candles as cd
 from mixbot.venues.upstox.sim import quotes as qt
 from mixbot.venues.upstox.sim.errors import INVALID_TOKEN, ApiError, envelope
+from mixbot.venues.upstox.sim.exchange import Exchange
 from mixbot.venues.upstox.sim.faults import Faults
 from mixbot.venues.upstox.sim.instruments import ist_date, master_gz
 from mixbot.venues.upstox.sim.market import at_ms
@@ -50,7 +52,12 @@ from mixbot.venues.upstox.sim.ws import LIMITS, Connection
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-WS_PATHS = ("/v3/feed/market-data-feed", "/market-data-feeder/")
+WS_PATHS = (
+    "/v3/feed/market-data-feed",
+    "/market-data-feeder/",
+    "/v2/feed/portfolio-stream-feed",
+    "/upstox-developer-api/",
+)
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
@@ -66,6 +73,7 @@ class Context:
     auth_codes: set[str] = field(default_factory=set)
     connections: set[Connection] = field(default_factory=set)
     master: bytes = b""
+    exchange: Exchange | None = None
 
 
 CTX: web.AppKey[Context] = web.AppKey("ctx", Context)
@@ -112,7 +120,7 @@ async def errors_mw(request: web.Request, handler: Handler) -> web.StreamRespons
 @web.middleware
 async def faults_mw(request: web.Request, handler: Handler) -> web.StreamResponse:
     path = request.path
-    if not path.startswith(("/v2/", "/v3/", "/market-data-feeder/")):
+    if not path.startswith(("/v2/", "/v3/", "/market-data-feeder/", "/upstox-developer-api/")):
         return await handler(request)
     f = _ctx(request).faults
     if f.outage_left() > 0:
@@ -394,4 +402,7 @@ def build_app(ctx: Context) -> web.Application:
     r.add_get("/_sim/faults", faults_get)
     r.add_post("/_sim/faults", faults_post)
     r.add_get("/_sim/status", sim_status)
+    from mixbot.venues.upstox.sim.orders import add_routes  # imports this module
+
+    add_routes(app)
     return app

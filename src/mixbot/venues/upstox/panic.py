@@ -1,0 +1,455 @@
+"""The kill switch: cancel every open order, exit every open position at MARKET, halt the bot.
+
+:func:`panic` acts on the BROKER's state (the Upstox order book and positions), not on what a
+bot process believes, so it works with no bot running and catches orders placed by hand. Each
+step goes to the audit trail (store events, when a store is given) and to the returned
+:class:`PanicReport`; a failing step (one cancel refused, the database locked) is recorded and
+the others still run.
+
+Order of the steps:
+
+1. ``panic`` event, then the bot's status is set to ``halted`` (a running bot that watches
+   its status stops opening positions before anything else happens);
+2. every open order of the order book is cancelled (first, so no stop-loss or target can
+   fire and double an exit);
+3. every non-zero net position (``/v2/portfolio/short-term-positions``) is closed with a
+   MARKET order of the opposite side, same product, ``slice=True`` (quantities above the
+   exchange freeze quantity are split by Upstox); with a store, an order intent is written
+   before each exit is sent (write-ahead, role ``panic_exit``);
+4. the order book and positions are read again and anything still open is reported;
+5. ``halt`` event with the summary.
+
+Long-term holdings (delivery shares settled in the demat account) are NOT sold.
+
+CLI: ``mixbot panic CONFIG [--yes] [--reason TEXT]`` (:func:`add_parsers`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mixbot.venues.upstox.errors import UpstoxError
+from mixbot.venues.upstox.orders import (
+    EXIT_ORDER_TYPE,
+    AuditStep,
+    OrderApi,
+    OrderStateUnknownError,
+    PlaceResult,
+    exit_side,
+    is_open,
+)
+
+log = logging.getLogger(__name__)
+
+EVENT_KIND = "panic"
+
+
+@dataclass
+class PanicStep:
+    """One step of a panic: ``action`` (cancel, exit, halt, ...), ``target`` (order id,
+    instrument), ``ok`` and details."""
+
+    action: str
+    target: str
+    ok: bool
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def render(self) -> str:
+        mark = "ok  " if self.ok else "FAIL"
+        extra = ", ".join(f"{k}={v}" for k, v in self.detail.items() if k != "steps")
+        return f"[{mark}] {self.action} {self.target}" + (f" ({extra})" if extra else "")
+
+
+@dataclass
+class PanicReport:
+    """What :func:`panic` did.
+
+    Attributes:
+        reason: why.
+        steps: every step, in order.
+        cancelled: order ids whose cancel Upstox accepted (or that were already final).
+        exits: the exit orders placed.
+        leftovers: orders / positions still open at the final check.
+        halted: the store's status was set to halted (False without a store).
+    """
+
+    reason: str
+    steps: list[PanicStep] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    exits: list[PlaceResult] = field(default_factory=list)
+    leftovers: list[str] = field(default_factory=list)
+    halted: bool = False
+
+    @property
+    def failures(self) -> list[PanicStep]:
+        return [s for s in self.steps if not s.ok and s.action != "done"]
+
+    @property
+    def ok(self) -> bool:
+        """No step failed and nothing was left open."""
+        return not self.failures and not self.leftovers
+
+
+def _exit_tag(prefix: str, stamp: int, i: int) -> str:
+    # short and unique per run: Upstox finds a lost exit again by its tag
+    return f"{prefix}{stamp:x}{i:02d}"
+
+
+def panic(
+    order_api: OrderApi,
+    store: Any = None,
+    *,
+    reason: str,
+    tag_prefix: str = "pn",
+    market_protection: float | None = None,
+    on_step: Callable[[PanicStep], None] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> PanicReport:
+    """Cancel all open orders, exit all positions at MARKET, halt the bot.
+
+    Args:
+        order_api: the broker.
+        store: a :class:`mixbot.store.repository.Store` of the bot (its row must exist), or
+            None (broker only, no audit trail in a database).
+        reason: written to the audit trail.
+        tag_prefix: start of the exit orders' tags.
+        market_protection: passed to the exit orders (None: not sent).
+        on_step: called with every step as it happens (the CLI prints them).
+        clock: wall clock (the exit tags' time stamp).
+    """
+    report = PanicReport(reason=reason)
+    exited: set[str] = set()  # instruments an exit order was placed for
+
+    def audit(kind: str, message: str, data: dict[str, Any]) -> None:
+        if store is None:
+            return
+        try:
+            store.event(kind, message, data=_jsonable(data))
+        except Exception as exc:  # the database must not stop the kill switch
+            log.error("panic: cannot write the audit event %r: %s", message, exc)
+            add(PanicStep("audit", kind, False, {"error": str(exc), "message": message}))
+
+    def add(step: PanicStep) -> None:
+        report.steps.append(step)
+        (log.info if step.ok else log.error)("panic: %s", step.render())
+        if on_step is not None:
+            on_step(step)
+
+    def record(step: PanicStep, message: str) -> None:
+        add(step)
+        audit(
+            EVENT_KIND,
+            message,
+            {"action": step.action, "target": step.target, "ok": step.ok, **step.detail},
+        )
+
+    # 1. halt first
+    record(PanicStep("start", "bot", True, {"reason": reason}), f"PANIC: {reason}")
+    if store is not None:
+        try:
+            store.set_status("halted")
+            report.halted = True
+            record(PanicStep("halt", "bot", True, {"status": "halted"}), "bot status: halted")
+        except Exception as exc:
+            record(PanicStep("halt", "bot", False, {"error": str(exc)}), "cannot halt the bot")
+
+    # 2. cancel every open order
+    try:
+        book = order_api.order_book()
+    except UpstoxError as exc:
+        book = []
+        record(
+            PanicStep("read_orders", "order book", False, {"error": str(exc)}),
+            "cannot read the order book",
+        )
+    else:
+        open_orders = [o for o in book if is_open(o)]
+        record(
+            PanicStep(
+                "read_orders", "order book", True, {"orders": len(book), "open": len(open_orders)}
+            ),
+            f"{len(open_orders)} open order(s) of {len(book)}",
+        )
+        for o in open_orders:
+            oid = str(o.get("order_id"))
+            what = {
+                "symbol": o.get("trading_symbol") or o.get("instrument_token"),
+                "side": o.get("transaction_type"),
+                "qty": o.get("quantity"),
+                "status": o.get("status"),
+                "tag": o.get("tag"),
+            }
+            try:
+                ack = order_api.cancel(oid)
+            except UpstoxError as exc:
+                record(
+                    PanicStep("cancel", oid, False, {**what, "error": str(exc)}),
+                    f"cancel {oid} failed",
+                )
+                continue
+            report.cancelled.append(oid)
+            # the store's own order (same tag) is updated by the bot's reconciliation when the
+            # exchange confirms: an accepted cancel is not yet a cancelled order
+            note = {"already_final": ack.final_status} if ack.already_final else {}
+            record(PanicStep("cancel", oid, True, {**what, **note}), f"cancelled {oid}")
+
+    # 3. exit every open position at MARKET
+    try:
+        positions = order_api.positions()
+    except UpstoxError as exc:
+        positions = []
+        record(
+            PanicStep("read_positions", "positions", False, {"error": str(exc)}),
+            "cannot read the positions",
+        )
+    else:
+        open_pos = [p for p in positions if _net_qty(p) != 0]
+        record(
+            PanicStep(
+                "read_positions",
+                "positions",
+                True,
+                {"positions": len(positions), "open": len(open_pos)},
+            ),
+            f"{len(open_pos)} open position(s)",
+        )
+        stamp = int(clock())
+        for i, p in enumerate(open_pos):
+            qty = _net_qty(p)
+            key = str(p.get("instrument_token") or p.get("instrument_key") or "")
+            symbol = str(p.get("trading_symbol") or p.get("tradingsymbol") or key)
+            side = exit_side(qty)
+            product = str(p.get("product") or "I").upper()
+            tag = _exit_tag(tag_prefix, stamp, i)
+            what = {
+                "instrument": key,
+                "symbol": symbol,
+                "side": side,
+                "qty": abs(qty),
+                "product": product,
+                "tag": tag,
+            }
+            if store is not None:
+                try:
+                    store.record_intent(
+                        tag,
+                        symbol=symbol,
+                        role="panic_exit",
+                        side=side,
+                        order_type=EXIT_ORDER_TYPE,
+                        qty=abs(qty),
+                        price=None,
+                        bar_index=-1,
+                        bar_time=None,
+                    )
+                except Exception as exc:
+                    add(PanicStep("audit", tag, False, {"error": str(exc)}))
+            try:
+                result = order_api.place(
+                    instrument_key=key,
+                    side=side,
+                    qty=abs(qty),
+                    order_type=EXIT_ORDER_TYPE,
+                    product=product,
+                    validity="DAY",
+                    tag=tag,
+                    slice=True,
+                    market_protection=market_protection,
+                )
+            except (UpstoxError, ValueError) as exc:
+                if not isinstance(exc, OrderStateUnknownError):  # else it may exist: keep it
+                    refused = isinstance(exc, UpstoxError) and (exc.status or 0) in range(400, 500)
+                    _store_status(store, tag, "Rejected" if refused else "Abandoned")
+                record(
+                    PanicStep("exit", symbol, False, {**what, "error": str(exc)}),
+                    f"exit {symbol} failed",
+                )
+                continue
+            report.exits.append(result)
+            exited.add(key)
+            _store_status(store, tag, "Submitted", result.order_id)
+            record(
+                PanicStep(
+                    "exit",
+                    symbol,
+                    True,
+                    {
+                        **what,
+                        "order_ids": result.order_ids,
+                        "recovered": result.recovered,
+                        "steps": [s.as_dict() for s in result.steps],
+                    },
+                ),
+                f"exit {symbol}: {side} {abs(qty)} at MARKET",
+            )
+
+    # 4. what is still open?
+    try:
+        still = [o for o in order_api.order_book() if is_open(o)]
+        exit_ids = {i for r in report.exits for i in r.order_ids}
+        for o in still:
+            if str(o.get("order_id")) not in exit_ids:
+                report.leftovers.append(f"order {o.get('order_id')} ({o.get('status')})")
+        for p in order_api.positions():
+            key = str(p.get("instrument_token") or p.get("instrument_key") or "")
+            if _net_qty(p) != 0 and key not in exited:
+                report.leftovers.append(
+                    f"position {p.get('trading_symbol') or key} qty {_net_qty(p)}"
+                )
+        record(
+            PanicStep(
+                "verify",
+                "broker",
+                not report.leftovers,
+                {
+                    "leftovers": report.leftovers,
+                    "exit_orders_pending": [
+                        str(o.get("order_id")) for o in still if str(o.get("order_id")) in exit_ids
+                    ],
+                },
+            ),
+            "final check",
+        )
+    except UpstoxError as exc:
+        record(PanicStep("verify", "broker", False, {"error": str(exc)}), "final check failed")
+
+    # 5. summary
+    summary = {
+        "reason": reason,
+        "cancelled": report.cancelled,
+        "exits": [r.order_ids for r in report.exits],
+        "failures": [s.render() for s in report.failures],
+        "leftovers": report.leftovers,
+    }
+    add(PanicStep("done", "bot", report.ok, {"failures": len(report.failures)}))
+    audit("halt", f"halted by panic: {reason}", summary)
+    return report
+
+
+def _net_qty(p: dict[str, Any]) -> int:
+    try:
+        return int(float(p.get("quantity") or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return out
+
+
+def _store_status(store: Any, tag: str, status: str, broker_id: str | None = None) -> None:
+    if store is None:
+        return
+    try:
+        store.order_status(tag, status, broker_id)
+    except Exception as exc:
+        log.error("panic: cannot record order %s as %s: %s", tag, status, exc)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def _confirm(prompt: str) -> bool:
+    try:
+        answer = input(prompt)
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def cmd_panic(args: argparse.Namespace) -> int:
+    """``mixbot panic CONFIG``: see :func:`panic`."""
+    from mixbot.config.load import load_config
+    from mixbot.config.secrets import load_dotenv_once, resolve
+    from mixbot.errors import ConfigError
+    from mixbot.store.db import resolve_url
+    from mixbot.store.repository import Store
+    from mixbot.venues.upstox.client import UpstoxClient
+
+    cfg = load_config(args.config)
+    kind = cfg.broker.type
+    if kind not in ("upstox", "upstox_sandbox"):
+        raise ConfigError(
+            f"{args.config}: broker.type is {kind!r}: `mixbot panic` acts on an Upstox account "
+            "(upstox or upstox_sandbox); stop a paper bot with Ctrl-C"
+        )
+    load_dotenv_once(cfg.source_file.parent)
+    broker = cfg.raw.get("broker", {})
+
+    def secret(name: str, default: str) -> str | None:
+        value, missing = resolve(str(broker.get(name) or default))
+        return None if missing or not value else value
+
+    token = secret("access_token", "${UPSTOX_ACCESS_TOKEN}")  # None: the login token file
+    sandbox = kind == "upstox_sandbox"
+    sandbox_token = secret("sandbox_token", "${UPSTOX_SANDBOX_TOKEN}") if sandbox else None
+
+    client = UpstoxClient(token=token)
+    api = OrderApi(
+        client, algo_name=cfg.broker.algo_name, sandbox=sandbox, sandbox_token=sandbox_token
+    )
+    url = resolve_url(cfg.database_url, "live")
+    store = Store(url, cfg.bot_id, "live")
+    try:
+        if store.find_bot() is None:
+            digest = hashlib.sha256(
+                json.dumps(cfg.raw, sort_keys=True, default=str).encode()
+            ).hexdigest()
+            store.register(digest, str(cfg.source_file))
+        print(
+            f"PANIC for bot {cfg.bot_id!r} ({kind}): cancel every open order and exit every "
+            f"position of the Upstox account at MARKET, then halt the bot."
+        )
+        if sandbox:
+            print(
+                "note: sandbox mode: orders go to the sandbox, but the order book and "
+                "positions read are the LIVE account's (Upstox has no sandbox reads)"
+            )
+        if not args.yes and not _confirm("Type 'yes' to go on: "):
+            print("aborted: nothing was done")
+            return 1
+        report = panic(api, store, reason=args.reason, on_step=lambda s: print(s.render()))
+    finally:
+        client.close()
+        store.close()
+    if report.ok:
+        print("done: bot halted, no open order or position left")
+        return 0
+    print(
+        f"done WITH PROBLEMS ({len(report.failures)} failed step(s)); check the Upstox "
+        "order book and positions now",
+        file=sys.stderr,
+    )
+    for line in report.leftovers:
+        print(f"  still open: {line}", file=sys.stderr)
+    return 1
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``mixbot panic`` on the ``mixbot`` sub-parsers."""
+    p = sub.add_parser(
+        "panic",
+        help="kill switch: cancel all open Upstox orders, exit all positions at MARKET, "
+        "halt the bot",
+        description="Kill switch. Cancels every open order of the Upstox account, closes every "
+        "open position with a MARKET order and marks the bot halted in its store, writing each "
+        "step to the audit trail. Works whether or not the bot is running.",
+    )
+    p.add_argument("config", help="the bot's config file (broker upstox or upstox_sandbox)")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument(
+        "--reason", default="manual panic (mixbot panic)", help="reason for the audit trail"
+    )
+    p.set_defaults(func=cmd_panic)
+
+
+__all__ = ["AuditStep", "PanicReport", "PanicStep", "add_parsers", "cmd_panic", "panic"]
