@@ -88,8 +88,8 @@ def collect(built: Built, store: Any = None) -> RunResult:
             [pd.Series([cfg.broker.initial_balance], index=idx - pd.Timedelta(seconds=1)), equity]
         )
         in_mkt = pd.concat([pd.Series([False], index=idx - pd.Timedelta(seconds=1)), in_mkt])
-    ppy = 252.0 if cfg.data.interval_minutes >= 1440 else 252.0
-    metrics = compute_metrics(equity, trades, periods_per_year=ppy, in_market=in_mkt)
+    # NSE has ~252 sessions a year; intraday equity is resampled to daily returns by compute_metrics
+    metrics = compute_metrics(equity, trades, periods_per_year=252.0, in_market=in_mkt)
     broker = built.cerebro.broker
     strat = rt.strategy
     return RunResult(
