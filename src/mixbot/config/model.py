@@ -25,6 +25,10 @@ class BrokerConfig:
     slippage_bps: float
     tick_size: float
     algo_name: str | None
+    registered_algo: bool = False
+    entry_buffer_pct: float = 0.05
+    exit_timeout_seconds: float = 30.0
+    entry_timeout_seconds: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,10 @@ def build(effective: dict[str, Any], source_file: Path) -> BotConfig:
             float(b["slippage_bps"]),
             float(b["tick_size"]),
             b.get("algo_name"),
+            bool(b.get("registered_algo", False)),
+            float(b.get("entry_buffer_pct", 0.05)),
+            float(b.get("exit_timeout_seconds", 30.0)),
+            float(b.get("entry_timeout_seconds", 120.0)),
         ),
         trading=TradingConfig(
             symbols,

@@ -1,8 +1,9 @@
 """Config -> Backtrader ``Cerebro``: feed, broker, CustomStrategy, risk manager, journal.
 
-``mode`` is ``"backtest"`` (preloaded array feed, as fast as possible) or ``"paper"``
-(the configured source as a live feed: replay now, Upstox next). The strategy code is the
-same in both.
+``mode`` is ``"backtest"`` (preloaded array feed, as fast as possible), ``"paper"`` (the
+configured source as a live feed: replay or Upstox) or ``"live"`` (the Upstox feed and the
+:class:`~mixbot.venues.upstox.broker.UpstoxBroker`: real orders, broker type upstox or
+upstox_sandbox). The strategy code is the same in all.
 """
 
 from __future__ import annotations
@@ -87,6 +88,68 @@ def upstox_feed(cfg: BotConfig) -> Any:
         client_factory=UpstoxClient,
         name=symbol,
     )
+
+
+#: Broker types that send real orders to Upstox (the store opens in "live" mode for them).
+UPSTOX_BROKERS = ("upstox", "upstox_sandbox")
+
+
+def _secret(cfg: BotConfig, field: str) -> str | None:
+    """The value of the ``${VAR}`` a broker secret refers to (validated present), or None."""
+    import os
+
+    from mixbot.config.secrets import referenced_vars
+
+    ref = (cfg.raw.get("broker") or {}).get(field)
+    for var in referenced_vars(ref) if isinstance(ref, str) else []:
+        value = os.environ.get(var, "").strip()
+        if value:
+            return value
+    return None
+
+
+def upstox_broker(cfg: BotConfig, feed: Any) -> Any:
+    """The :class:`~mixbot.venues.upstox.broker.UpstoxBroker` for ``cfg`` (type upstox or
+    upstox_sandbox), trading the instrument of ``feed``.
+
+    Raises:
+        ConfigError: registered_algo without algo_name.
+    """
+    from mixbot.brokers.charges import IndianEquityCharges
+    from mixbot.brokers.comminfo import IndianEquityCommInfo
+    from mixbot.venues.upstox.broker import UpstoxBroker
+    from mixbot.venues.upstox.client import UpstoxClient
+    from mixbot.venues.upstox.orders import OrderApi
+
+    b = cfg.broker
+    sandbox = b.type == "upstox_sandbox"
+    try:
+        api = OrderApi(
+            UpstoxClient(_secret(cfg, "access_token")),
+            algo_name=b.algo_name,
+            registered_algo=b.registered_algo,
+            sandbox=sandbox,
+            sandbox_token=_secret(cfg, "sandbox_token") if sandbox else None,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{cfg.source_file}: broker: {exc}") from exc
+    broker = UpstoxBroker(
+        order_api=api,
+        instrument_key=feed.p.instrument_key,
+        product="I" if cfg.trading.product == "intraday" else "D",
+        entry_buffer_pct=b.entry_buffer_pct,
+        tick_size=b.tick_size,
+        exit_timeout_seconds=b.exit_timeout_seconds,
+        entry_timeout_seconds=b.entry_timeout_seconds,
+        poll_interval=max(1.0, min(5.0, float(cfg.data.retry_interval))),
+    )
+    product = cfg.trading.product
+    broker.addcommissioninfo(
+        IndianEquityCommInfo(
+            charges=IndianEquityCharges.from_config(b.commission, product), product=product
+        )
+    )
+    return broker
 
 
 def make_feed(
@@ -183,10 +246,17 @@ def build(
 
     from mixbot.brokers.paper import make_broker
 
-    if cfg.broker.type not in ("paper", "mock"):
+    if cfg.broker.type not in ("paper", "mock", *UPSTOX_BROKERS):
         raise ConfigError(
             f"{cfg.source_file}: broker type {cfg.broker.type!r} is not available in this "
-            "version yet; use paper (or mock)"
+            "version yet; use paper (or mock), or upstox / upstox_sandbox"
+        )
+    if cfg.broker.type in UPSTOX_BROKERS and (
+        cfg.data.data_source != "upstox" or mode == "backtest"
+    ):
+        raise ConfigError(
+            f"{cfg.source_file}: broker type {cfg.broker.type!r} trades live: it needs "
+            'data.data_source "upstox" and `mixbot run` (not a backtest)'
         )
     feed, series = make_feed(cfg, mode, date_from, date_to)
     journal = Journal(
@@ -237,13 +307,16 @@ def build(
         stdstats=False, preload=(mode == "backtest"), runonce=(mode == "backtest"), quicknotify=True
     )
     cerebro.adddata(feed)
-    cerebro.broker = make_broker(
-        cfg.broker.type,
-        cfg.broker.initial_balance,
-        cfg.broker.commission,
-        cfg.broker.slippage_bps,
-        cfg.broker.tick_size,
-        cfg.trading.product,
-    )
+    if cfg.broker.type in UPSTOX_BROKERS:
+        cerebro.broker = upstox_broker(cfg, feed)
+    else:
+        cerebro.broker = make_broker(
+            cfg.broker.type,
+            cfg.broker.initial_balance,
+            cfg.broker.commission,
+            cfg.broker.slippage_bps,
+            cfg.broker.tick_size,
+            cfg.trading.product,
+        )
     cerebro.addstrategy(CustomStrategy, runtime=runtime)
     return Built(cerebro, runtime, series, feed, mode)

@@ -69,7 +69,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mixbot.engine.runner import Bot
 
     cfg = load_config(args.config)
-    bot = Bot(cfg, mode="paper", console_level="WARNING", fresh=args.fresh)
+    from mixbot.engine.build import UPSTOX_BROKERS
+
+    mode = "live" if cfg.broker.type in UPSTOX_BROKERS else "paper"
+    bot = Bot(cfg, mode=mode, console_level="WARNING", fresh=args.fresh)
     print(
         f"mixbot: running {cfg.bot_id} ({cfg.data.data_source}, broker {cfg.broker.type}); Ctrl+C stops "
         "gracefully",
@@ -82,7 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if show:
         print(file=sys.stderr)
     _print_result(
-        f"paper session {cfg.bot_id}: {cfg.description[:60]}",
+        f"{mode} session {cfg.bot_id}: {cfg.description[:60]}",
         result,
         _refusal_rows(result),
         cfg.market.timezone,

@@ -33,8 +33,11 @@ class Bot:
         fresh: bool = False,
         database_url: str | None = None,
     ) -> None:
+        from mixbot.engine.build import UPSTOX_BROKERS
+
         self.cfg = cfg
-        self.mode = mode
+        # real Upstox orders: never share the paper store (data/mixbot_live.sqlite by default)
+        self.mode = "live" if mode == "paper" and cfg.broker.type in UPSTOX_BROKERS else mode
         self.console_level = console_level
         self.use_store = store
         self.fresh = fresh

@@ -136,7 +136,9 @@ class CustomStrategy(bt.Strategy):
                 bar_time=self._bar_time(),
             )
         make = self.buy if side == "BUY" else self.sell
-        order = make(size=size, exectype=exectype, price=price, oco=oco)
+        # the tag travels in order.info (Backtrader passes extra kwargs to addinfo): a live
+        # broker sends it to the venue as the order's client tag
+        order = make(size=size, exectype=exectype, price=price, oco=oco, tag=tag)
         self.order_reason[order.ref] = role
         self.order_tag[order.ref] = tag
         return order

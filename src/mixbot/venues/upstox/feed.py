@@ -167,6 +167,7 @@ class UpstoxFeed(LiveFeed):
         self.repaired_minutes = 0
         self.backfilled_minutes = 0
         self.ticks_seen = 0
+        self.last_price = 0.0  # the last trade price (LTP) seen, INR; read by the broker
         self._mkt_tz = ZoneInfo(self.p.market_tz)
         self._lock = threading.Lock()
         self._reset_state()
@@ -346,6 +347,7 @@ class UpstoxFeed(LiveFeed):
         self._frame_wall = wall
         if mine:
             self.ticks_seen += len(mine)
+            self.last_price = float(mine[-1].price)
             self._last_tick_wall = wall
             self._last_tick_ms = max(self._last_tick_ms, last_ms)
             live_from = self._live_from
