@@ -53,11 +53,11 @@ import logging
 import queue
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import backtrader as bt
 
+from mixbot.venues.upstox.broker_updates import BrokerUpdates, VenueOrder
 from mixbot.venues.upstox.errors import UpstoxError
 from mixbot.venues.upstox.orders import (
     BT_FINAL,
@@ -70,32 +70,24 @@ from mixbot.venues.upstox.orders import (
     round_to_tick,
 )
 
+__all__ = [
+    "BT_FINAL",
+    "BrokerUpdates",
+    "OrderApi",
+    "OrderStateUnknownError",
+    "StuckAction",
+    "StuckOrderPolicy",
+    "UpstoxBroker",
+    "VenueOrder",
+    "entry_limit_price",
+    "order_bt_status",
+    "round_to_tick",
+]
+
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class VenueOrder:
-    """One Upstox order behind a Backtrader order (a replaced exit has several)."""
-
-    tag: str
-    order: bt.Order
-    kind: str  # "entry", "exit" (MARKET exit) or "protect" (stop / take-profit)
-    upstox_type: str
-    qty: int
-    sent_at: float
-    order_id: str | None = None
-    filled: int = 0
-    avg: float = 0.0
-    status: str = "Submitted"
-    final: bool = False
-    cancel_sent: bool = False
-    cancel_wanted: bool = False  # asked before its order id was known
-    replace: bool = False
-    replaced: int = 0
-    history: list[str] = field(default_factory=list)
-
-
-class UpstoxBroker(bt.BrokerBase):  # type: ignore[misc]
+class UpstoxBroker(bt.BrokerBase, BrokerUpdates):  # type: ignore[misc]
     """Backtrader broker on the Upstox order API (see the module docstring).
 
     Params:
@@ -474,147 +466,3 @@ class UpstoxBroker(bt.BrokerBase):  # type: ignore[misc]
         self._drain()
         self._check_stuck()
         self._refresh_funds()
-
-    def _poll(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_poll < float(self.p.poll_interval):
-            return
-        self._last_poll = now
-        try:
-            rows = self.api.order_book()
-        except UpstoxError as exc:
-            log.warning("order book poll failed: %s", exc)
-            return
-        self._resync = False
-        for row in rows:
-            self.updates.put(row)
-
-    def _drain(self) -> None:
-        while True:
-            try:
-                row = self.updates.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                self._apply(row)
-            except Exception:
-                log.exception("order update could not be applied: %r", row)
-
-    def _apply(self, row: Mapping[str, Any]) -> None:
-        oid = str(row.get("order_id") or "")
-        vo = self.by_id.get(oid) if oid else None
-        if vo is None:
-            vo = self.by_tag.get(str(row.get("tag") or ""))
-            if vo is None:
-                return  # not ours (another app, or an earlier session)
-            if oid and vo.order_id is None:
-                vo.order_id = oid
-                self.by_id[oid] = vo
-                if vo.cancel_wanted and not vo.cancel_sent:
-                    self._cancel_venue(vo, replace=vo.replace)
-            elif oid and vo.order_id != oid:
-                return
-        if vo.final:
-            return
-        status = order_bt_status(row)
-        vo.history.append(str(row.get("status")))
-        order = vo.order
-        filled = int(row.get("filled_quantity") or 0)
-        avg = float(row.get("average_price") or 0.0)
-        if filled > vo.filled:
-            delta = filled - vo.filled
-            px = (avg * filled - vo.avg * vo.filled) / delta
-            px = round_to_tick(px, float(self.p.tick_size), "nearest") if px > 0 else avg
-            vo.filled, vo.avg = filled, avg
-            self._execute(order, delta, px, row)
-        if order.status == order.Submitted and status in ("Accepted", "Partial"):
-            order.accept(self)
-            self.notify(order)
-        vo.status = status
-        if status not in BT_FINAL:
-            return
-        vo.final = True
-        if status == "Completed" or (order.alive() and order.executed.remsize == 0):
-            self._finish(order, "Completed")
-        elif status == "Canceled" and vo.replace:
-            self._replace(vo)
-        elif status == "Canceled":
-            self._finish(order, "Canceled")
-        else:
-            log.error("order %s %s: %s", vo.tag, row.get("status"), row.get("status_message"))
-            self._finish(order, "Rejected")
-
-    def _execute(self, order: bt.Order, qty: int, price: float, row: Mapping[str, Any]) -> None:
-        size = qty if order.isbuy() else -qty
-        data = order.data
-        position = self._pos(data)
-        pprice_orig = position.price
-        psize, pprice, opened, closed = position.update(size, price)
-        comminfo = order.comminfo or self.getcommissioninfo(data)
-        closedvalue = comminfo.getoperationcost(closed, pprice_orig)
-        closedcomm = comminfo.getcommission(closed, price)
-        openedvalue = comminfo.getoperationcost(opened, price)
-        openedcomm = comminfo.getcommission(opened, price)
-        pnl = comminfo.profitandloss(-closed, pprice_orig, price)
-        when = data.datetime[0] if len(data) else bt.date2num(dt.datetime.utcnow())
-        order.execute(
-            when,
-            size,
-            price,
-            closed,
-            closedvalue,
-            closedcomm,
-            opened,
-            openedvalue,
-            openedcomm,
-            0.0,
-            pnl,
-            psize,
-            pprice,
-        )
-        # Order.execute already marks Partial/Completed: completion is decided by the venue's
-        # final status (applied by the caller), so keep the order live until then
-        order.status = order.Accepted
-        if order.executed.remsize:
-            order.partial()
-            self.notify(order)
-        self._funds_dirty = True
-        self.fills.append(
-            {
-                "order_id": str(row.get("order_id")),
-                "tag": row.get("tag"),
-                "qty": qty,
-                "price": price,
-            }
-        )
-        log.info(
-            "fill %s: %+d @ %.2f (position %s @ %.2f)", row.get("tag"), size, price, psize, pprice
-        )
-
-    def _replace(self, vo: VenueOrder) -> None:
-        order = vo.order
-        rest = int(round(abs(order.executed.remsize)))
-        if rest <= 0:
-            self._finish(order, "Completed")
-            return
-        n = vo.replaced + 1
-        base = vo.tag.split(":r")[0] if ":r" in vo.tag.rsplit(":", 1)[-1] else vo.tag
-        new = VenueOrder(f"{base}:r{n}", order, "exit", "MARKET", rest, self._now(order.data))
-        new.replaced = n
-        self.by_tag[new.tag] = new
-        log.warning("exit %s stuck: re-sending %d at MARKET as %s", vo.tag, rest, new.tag)
-        self._place(new, "BUY" if order.isbuy() else "SELL", rest, "MARKET", 0.0, 0.0)
-
-    def _check_stuck(self) -> None:
-        for vo in list(self.by_tag.values()):
-            if vo.final or vo.cancel_sent or vo.kind == "protect":
-                continue
-            age = self._now(vo.order.data) - vo.sent_at
-            role = "entry" if vo.kind == "entry" else "exit"
-            decision = self.policy.decide(
-                role=role, status=vo.status, age_s=age, qty=vo.qty, filled_qty=vo.filled
-            )
-            if decision.action is StuckAction.WAIT:
-                continue
-            log.warning("order %s: %s", vo.tag, decision.reason)
-            self._cancel_venue(vo, replace=decision.action is StuckAction.CANCEL_AND_REPLACE_MARKET)

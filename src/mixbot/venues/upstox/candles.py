@@ -41,147 +41,42 @@ ranges already fetched, so holidays are not asked again. Only missing dates are 
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
-import json
 import logging
-import os
-import re
-import tempfile
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from mixbot.errors import ConfigError
+from mixbot.venues.upstox.candle_cache import COLUMNS as COLUMNS
+from mixbot.venues.upstox.candle_cache import DEFAULT_CACHE_DIR as DEFAULT_CACHE_DIR
+from mixbot.venues.upstox.candle_cache import IST as IST
+from mixbot.venues.upstox.candle_cache import CandleCache as CandleCache
+from mixbot.venues.upstox.candle_cache import _atomic_write as _atomic_write
+from mixbot.venues.upstox.candle_cache import _empty as _empty
+from mixbot.venues.upstox.candle_cache import _local_dates as _local_dates
+from mixbot.venues.upstox.candle_cache import sanitise_key as sanitise_key
+from mixbot.venues.upstox.candle_ranges import _MAX_INTERVAL as _MAX_INTERVAL
+from mixbot.venues.upstox.candle_ranges import _UNITS as _UNITS
+from mixbot.venues.upstox.candle_ranges import Interval as Interval
+from mixbot.venues.upstox.candle_ranges import Ranges as Ranges
+from mixbot.venues.upstox.candle_ranges import _add_months as _add_months
+from mixbot.venues.upstox.candle_ranges import _merge as _merge
+from mixbot.venues.upstox.candle_ranges import chunk_ranges as chunk_ranges
+from mixbot.venues.upstox.candle_ranges import missing_ranges as missing_ranges
+from mixbot.venues.upstox.candle_ranges import parse_interval as parse_interval
 from mixbot.venues.upstox.errors import UpstoxError
 
 log = logging.getLogger(__name__)
 
-IST = ZoneInfo("Asia/Kolkata")
 SESSION_CLOSE = dt.time(15, 30)  # NSE, IST
-DEFAULT_CACHE_DIR = Path("data") / "upstox" / "candles"
-COLUMNS = ["open", "high", "low", "close", "volume"]
 #: Cached intraday rows older than this many days (and older than the request) are pruned.
 DEFAULT_KEEP_DAYS = 3 * 366
 
 ProgressFn = Callable[[int, int], None]
-
-_UNITS = {
-    "m": "minutes",
-    "min": "minutes",
-    "mins": "minutes",
-    "minute": "minutes",
-    "minutes": "minutes",
-    "h": "hours",
-    "hr": "hours",
-    "hour": "hours",
-    "hours": "hours",
-    "d": "days",
-    "day": "days",
-    "days": "days",
-    "w": "weeks",
-    "wk": "weeks",
-    "week": "weeks",
-    "weeks": "weeks",
-    "mo": "months",
-    "mon": "months",
-    "month": "months",
-    "months": "months",
-}
-_MAX_INTERVAL = {"minutes": 300, "hours": 5, "days": 1, "weeks": 1, "months": 1}
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A candle size: ``unit`` (minutes/hours/days/weeks/months) and ``value``."""
-
-    unit: str
-    value: int
-
-    @property
-    def label(self) -> str:
-        """Cache file stem, e.g. ``"minutes1"``."""
-        return f"{self.unit}{self.value}"
-
-    @property
-    def delta(self) -> dt.timedelta | None:
-        """Length of an intraday candle; None for days and longer."""
-        if self.unit == "minutes":
-            return dt.timedelta(minutes=self.value)
-        if self.unit == "hours":
-            return dt.timedelta(hours=self.value)
-        return None
-
-    @property
-    def max_span_months(self) -> int | None:
-        """Widest range of one request in calendar months (None: no limit), per the V3 docs."""
-        if self.unit == "minutes":
-            return 1 if self.value <= 15 else 3
-        if self.unit == "hours":
-            return 3
-        if self.unit == "days":
-            return 120
-        return None
-
-    @property
-    def intraday(self) -> bool:
-        """True for minutes/hours (bars within the session)."""
-        return self.unit in ("minutes", "hours")
-
-
-def parse_interval(text: str) -> Interval:
-    """``"1m"``, ``"5min"``, ``"1h"``, ``"1d"``/``"day"``, ``"1w"``, ``"1mo"``, ``"minutes/15"``.
-
-    Raises:
-        ConfigError: unknown unit or an interval Upstox does not offer (minutes 1-300,
-            hours 1-5, days/weeks/months 1).
-    """
-    t = text.strip().lower().replace(" ", "")
-    m = re.fullmatch(r"(\d+)([a-z]+)", t) or re.fullmatch(r"([a-z]+)[/:]?(\d*)", t)
-    if not m:
-        raise ConfigError(f"interval {text!r}: use e.g. 1m, 5m, 1h, 1d, 1w, 1mo")
-    a, b = m.groups()
-    num, word = (a, b) if a.isdigit() else (b or "1", a)
-    unit = _UNITS.get(word)
-    if unit is None:
-        raise ConfigError(f"interval {text!r}: unknown unit {word!r} (use m, h, d, w or mo)")
-    value = int(num)
-    if not 1 <= value <= _MAX_INTERVAL[unit]:
-        raise ConfigError(f"interval {text!r}: Upstox offers {unit} 1..{_MAX_INTERVAL[unit]} only")
-    return Interval(unit, value)
-
-
-def _add_months(d: dt.date, months: int) -> dt.date:
-    y, m = divmod(d.month - 1 + months, 12)
-    year, month = d.year + y, m + 1
-    return dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
-
-
-def chunk_ranges(start: dt.date, end: dt.date, interval: Interval) -> list[tuple[dt.date, dt.date]]:
-    """Split ``start..end`` (inclusive IST dates) into request ranges within the API's limit.
-
-    Each range starts the day after the previous one ends and spans at most the unit's limit:
-    ``[d, d + N months - 1 day]`` (1 month for minutes 1-15, so 2025-01-01..2025-01-31,
-    2025-02-01..2025-02-28, ...; 3 months for minutes > 15 and hours; 10 years for days).
-    Returns [] when ``start > end``.
-    """
-    if start > end:
-        return []
-    months = interval.max_span_months
-    if months is None:
-        return [(start, end)]
-    out = []
-    d = start
-    while d <= end:
-        last = min(end, _add_months(d, months) - dt.timedelta(days=1))
-        out.append((d, last))
-        d = last + dt.timedelta(days=1)
-    return out
 
 
 def _key_path(instrument_key: str) -> str:
@@ -204,13 +99,6 @@ def intraday_path(instrument_key: str, interval: Interval) -> str:
         f"/v3/historical-candle/intraday/{_key_path(instrument_key)}/"
         f"{interval.unit}/{interval.value}"
     )
-
-
-def _empty(with_oi: bool = False) -> pd.DataFrame:
-    cols = COLUMNS + (["oi"] if with_oi else [])
-    frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in cols})
-    frame.index = pd.DatetimeIndex([], dtype="datetime64[ns]", name="datetime")
-    return frame
 
 
 def parse_candles(
@@ -300,111 +188,6 @@ def fetch_intraday(client: Any, instrument_key: str, interval: Interval) -> pd.D
 
 
 # -- cache --------------------------------------------------------------------------------------
-
-
-def sanitise_key(instrument_key: str) -> str:
-    """Folder name of a key: ``NSE_EQ|INE002A01018`` -> ``NSE_EQ_INE002A01018``."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", instrument_key).strip("_")
-
-
-Ranges = list[tuple[dt.date, dt.date]]
-
-
-def _merge(ranges: Ranges) -> Ranges:
-    out: Ranges = []
-    for a, b in sorted(ranges):
-        if out and a <= out[-1][1] + dt.timedelta(days=1):
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
-
-
-def missing_ranges(start: dt.date, end: dt.date, covered: Ranges) -> Ranges:
-    """The parts of ``start..end`` (inclusive) not inside any ``covered`` range."""
-    gaps: Ranges = []
-    d = start
-    for a, b in _merge(covered):
-        if b < d:
-            continue
-        if a > end:
-            break
-        if a > d:
-            gaps.append((d, min(end, a - dt.timedelta(days=1))))
-        d = max(d, b + dt.timedelta(days=1))
-        if d > end:
-            break
-    if d <= end:
-        gaps.append((d, end))
-    return gaps
-
-
-class CandleCache:
-    """The cached bars of one instrument and interval (see the module docstring)."""
-
-    def __init__(self, root: Path, instrument_key: str, interval: Interval) -> None:
-        folder = root / sanitise_key(instrument_key)
-        self.csv = folder / f"{interval.label}.csv"
-        self.meta = folder / f"{interval.label}.json"
-        self.instrument_key = instrument_key
-        self.interval = interval
-
-    def load(self) -> tuple[pd.DataFrame, Ranges]:
-        """The cached bars (with ``oi``) and the covered IST date ranges ([] when none)."""
-        covered: Ranges = []
-        if self.meta.is_file():
-            try:
-                obj = json.loads(self.meta.read_text(encoding="utf-8"))
-                covered = [
-                    (dt.date.fromisoformat(a), dt.date.fromisoformat(b))
-                    for a, b in obj.get("covered", [])
-                ]
-            except (ValueError, TypeError) as exc:
-                log.warning("ignoring corrupt candle cache index %s: %s", self.meta, exc)
-                covered = []
-        if not self.csv.is_file() or not covered:
-            return _empty(with_oi=True), []
-        frame = pd.read_csv(self.csv, index_col="datetime")
-        idx = pd.DatetimeIndex(pd.to_datetime(frame.index, utc=True))
-        frame.index = pd.DatetimeIndex(idx.tz_localize(None).as_unit("ns"), name="datetime")
-        if "oi" not in frame:
-            frame["oi"] = 0.0
-        return frame[[*COLUMNS, "oi"]].astype("float64"), covered
-
-    def save(self, frame: pd.DataFrame, covered: Ranges) -> None:
-        """Write bars and coverage atomically (CSV first, then the index)."""
-        self.csv.parent.mkdir(parents=True, exist_ok=True)
-        out = frame.copy()
-        out.index = pd.DatetimeIndex(out.index).tz_localize("UTC")
-        out.index.name = "datetime"
-        _atomic_write(self.csv, out.to_csv(date_format="%Y-%m-%dT%H:%M:%S%z"))
-        meta = {
-            "instrument_key": self.instrument_key,
-            "unit": self.interval.unit,
-            "interval": self.interval.value,
-            "covered": [[a.isoformat(), b.isoformat()] for a, b in _merge(covered)],
-            "note": "IST dates fetched; bars are labelled by their END time, UTC",
-        }
-        _atomic_write(self.meta, json.dumps(meta, indent=1) + "\n")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _local_dates(index: pd.DatetimeIndex) -> pd.Index:
-    """IST trading dates of naive-UTC bar ends (a daily bar's end 10:00 UTC is its own date)."""
-    return pd.DatetimeIndex(index).tz_localize("UTC").tz_convert(IST).date
 
 
 # -- the public entry point ---------------------------------------------------------------------
