@@ -274,23 +274,8 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates):  # type: ignore[misc]
         transmit: bool = True,
         **kwargs: Any,
     ) -> bt.Order:
-        order = bt.BuyOrder(
-            owner=owner,
-            data=data,
-            size=size,
-            price=price,
-            pricelimit=plimit,
-            exectype=exectype,
-            valid=valid,
-            tradeid=tradeid,
-            oco=oco,
-            trailamount=trailamount,
-            trailpercent=trailpercent,
-            parent=parent,
-            transmit=transmit,
-        )
-        order.addinfo(**kwargs)
-        return self._submit(order, oco)
+        """Backtrader's broker ``buy``: build a BuyOrder and send it to Upstox (see :meth:`_submit`)."""
+        return self._make(bt.BuyOrder, locals())
 
     def sell(
         self,
@@ -309,23 +294,27 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates):  # type: ignore[misc]
         transmit: bool = True,
         **kwargs: Any,
     ) -> bt.Order:
-        order = bt.SellOrder(
-            owner=owner,
-            data=data,
-            size=size,
-            price=price,
-            pricelimit=plimit,
-            exectype=exectype,
-            valid=valid,
-            tradeid=tradeid,
-            oco=oco,
-            trailamount=trailamount,
-            trailpercent=trailpercent,
-            parent=parent,
-            transmit=transmit,
+        """Backtrader's broker ``sell``: build a SellOrder and send it to Upstox (see :meth:`_submit`)."""
+        return self._make(bt.SellOrder, locals())
+
+    def _make(self, cls: type, a: dict[str, Any]) -> bt.Order:
+        order = cls(
+            owner=a["owner"],
+            data=a["data"],
+            size=a["size"],
+            price=a["price"],
+            pricelimit=a["plimit"],
+            exectype=a["exectype"],
+            valid=a["valid"],
+            tradeid=a["tradeid"],
+            oco=a["oco"],
+            trailamount=a["trailamount"],
+            trailpercent=a["trailpercent"],
+            parent=a["parent"],
+            transmit=a["transmit"],
         )
-        order.addinfo(**kwargs)
-        return self._submit(order, oco)
+        order.addinfo(**a["kwargs"])
+        return self._submit(order, a["oco"])
 
     def _now(self, data: Any) -> float:
         if self.p.clock is not None:
