@@ -331,30 +331,7 @@ def test_cli_status(token_file: Path, capsys: pytest.CaptureFixture[str]) -> Non
 # -- integration: the local Upstox simulator with real data (skipped when unavailable) ----------
 
 
-@pytest.fixture(scope="module")
-def sim(data_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    simmod = pytest.importorskip("mixbot.venues.upstox.sim")
-    s = simmod.Simulator(
-        files=[
-            data_dir / "nse_1min" / "BANKNIFTY_F1_2019H1.txt",
-            data_dir / "nse_daily" / "RELIANCE.csv",
-        ],
-        port=0,
-        speed=0,
-        token="sim-token",
-        tls_dir=tmp_path_factory.mktemp("sim-tls"),
-        start="2019-03-01",
-    )
-    s.start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def sim_env(sim, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    for k, v in sim.env().items():
-        monkeypatch.setenv(k, v)
-    return sim
+# `sim` and `sim_env` fixtures: tests/venues/upstox/conftest.py
 
 
 def test_sim_login_round_trip(sim_env, token_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

@@ -314,30 +314,7 @@ def test_client_uses_rate_limiter() -> None:
 # -- integration: the local Upstox simulator with real data (skipped when unavailable) ----------
 
 
-@pytest.fixture(scope="module")
-def sim(data_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    simmod = pytest.importorskip("mixbot.venues.upstox.sim")
-    s = simmod.Simulator(
-        files=[
-            data_dir / "nse_1min" / "BANKNIFTY_F1_2019H1.txt",
-            data_dir / "nse_daily" / "RELIANCE.csv",
-        ],
-        port=0,
-        speed=0,
-        token="sim-token",
-        tls_dir=tmp_path_factory.mktemp("sim-tls"),
-        start="2019-03-01",
-    )
-    s.start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def sim_env(sim, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    for k, v in sim.env().items():
-        monkeypatch.setenv(k, v)
-    return sim
+# `sim` and `sim_env` fixtures: tests/venues/upstox/conftest.py
 
 
 def test_sim_errors_and_retries(sim_env) -> None:  # type: ignore[no-untyped-def]
