@@ -38,12 +38,12 @@ def sample_data_dir() -> Path | None:
 def expand_data_path(path: str, base: Path | None = None) -> Path:
     """Expand a config file path.
 
-    ``${DATA}`` or a leading ``@data/`` is replaced by :func:`sample_data_dir`;
+    A leading ``@data/`` is replaced by :func:`sample_data_dir` (``${...}`` is reserved for
+    secrets, see :mod:`mixbot.config.secrets`);
     a relative path is taken relative to ``base`` (normally the current directory).
     """
     data = sample_data_dir()
     if data is not None:
-        path = path.replace("${DATA}", str(data))
         if path.startswith("@data/"):
             path = str(data / path[len("@data/") :])
     p = Path(path).expanduser()
