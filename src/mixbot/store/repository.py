@@ -72,6 +72,11 @@ class Store(OrderBook, Ledger):
 
     @property
     def pk(self) -> int:
+        """The bot's row id in ``bots`` (looked up once).
+
+        Raises:
+            StoreError: the bot never ran against this database in this mode.
+        """
         if self.bot_pk is None:
             found = self.find_bot()
             if found is None:
