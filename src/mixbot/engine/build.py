@@ -108,9 +108,10 @@ def _secret(cfg: BotConfig, field: str) -> str | None:
     return None
 
 
-def upstox_broker(cfg: BotConfig, feed: Any) -> Any:
+def upstox_broker(cfg: BotConfig, feed: Any, known_tags: set[str] | None = None) -> Any:
     """The :class:`~mixbot.venues.upstox.broker.UpstoxBroker` for ``cfg`` (type upstox or
-    upstox_sandbox), trading the instrument of ``feed``.
+    upstox_sandbox), trading the instrument of ``feed``. ``known_tags``: the stored session's
+    order tags when resuming (adopted from Upstox, never re-sent blindly).
 
     Raises:
         ConfigError: registered_algo without algo_name.
@@ -142,6 +143,7 @@ def upstox_broker(cfg: BotConfig, feed: Any) -> Any:
         exit_timeout_seconds=b.exit_timeout_seconds,
         entry_timeout_seconds=b.entry_timeout_seconds,
         poll_interval=max(1.0, min(5.0, float(cfg.data.retry_interval))),
+        known_tags=known_tags or (),
     )
     product = cfg.trading.product
     broker.addcommissioninfo(
@@ -280,11 +282,18 @@ def build(
         config=cfg, entry=entry, exit=exit_, risk=risk, journal=journal, progress=progress
     )
     runtime.persist = persist
+    known_tags: set[str] = set()
     if checkpoint is not None and series is None:
-        raise ConfigError(
-            f"{cfg.source_file}: bot {cfg.bot_id} has a stored session, and resuming a session on a "
-            "live feed is not supported yet (it comes with the Upstox broker); start a new session "
-            "with `mixbot run --fresh`"
+        # live feed: the bars since the checkpoint are gone; bar indices (and so order tags)
+        # continue after every index the stored session used
+        stored = persist.store.orders() if persist is not None else []
+        known_tags = {o["tag"] for o in stored}
+        start_abs = max([checkpoint["bar_index"], *(o["bar_index"] for o in stored)]) + 1
+        runtime.resume = {"start_abs": start_abs, "checkpoint": checkpoint, "live": True}
+        journal.log.info(
+            "resuming a live session after bar %d: new bars are numbered from %d",
+            checkpoint["bar_index"],
+            start_abs,
         )
     if checkpoint is not None and series is not None:
         start_abs, start_src = resume_point(
@@ -308,7 +317,7 @@ def build(
     )
     cerebro.adddata(feed)
     if cfg.broker.type in UPSTOX_BROKERS:
-        cerebro.broker = upstox_broker(cfg, feed)
+        cerebro.broker = upstox_broker(cfg, feed, known_tags)
     else:
         cerebro.broker = make_broker(
             cfg.broker.type,

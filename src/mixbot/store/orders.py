@@ -162,6 +162,24 @@ class OrderBook:
 
         return self._guard(go)
 
+    def fill_totals(self, tag: str) -> tuple[float, float, float, int]:
+        """What is stored of ``tag``'s fills: ``(qty, notional INR, commission INR, last seq)``
+        (zeros when it has none). The strategy turns cumulative fills into increments with it."""
+
+        def go() -> tuple[float, float, float, int]:
+            f = m.fills.c
+            q = select(
+                func.coalesce(func.sum(f.qty), 0.0),
+                func.coalesce(func.sum(f.qty * f.price), 0.0),
+                func.coalesce(func.sum(f.commission), 0.0),
+                func.coalesce(func.max(f.seq), 0),
+            ).where(f.bot_pk == self.pk, f.order_tag == tag)
+            with self.engine.connect() as c:
+                row = c.execute(q).one()
+            return float(row[0]), float(row[1]), float(row[2]), int(row[3])
+
+        return self._guard(go)
+
     def orders(self, open_only: bool = False) -> list[dict[str, Any]]:
         """The bot's orders, oldest first; ``open_only``: not in a final state."""
 

@@ -155,14 +155,22 @@ class CustomStrategy(bt.Strategy):
         self.window.advance()
         if self.resume is not None:
             ck = self.resume["checkpoint"]
-            if self.window.abs_index < ck["bar_index"]:
+            live = bool(self.resume.get("live"))
+            if not live and self.window.abs_index < ck["bar_index"]:
                 return  # warm-up: indicators only
             self.resume = None
-            self.persist.restore(self, ck)
+            if live:
+                # a live feed cannot re-play the bars since the checkpoint: restore on the
+                # first bar, adopt the orders in flight; trading starts with the next bar
+                self.persist.restore_live(self, ck)
+            else:
+                self.persist.restore(self, ck)
             self.log.info(
                 "resumed after bar %d (%s)", ck["bar_index"], self.rt.journal.ist(ck["bar_time"])
             )
             return
+        if getattr(self.data, "state_name", None) == "DELAYED":
+            return  # warm-up or back-filled history of a live feed: indicators only, no orders
         self._on_bar()
         if self.persist is not None:
             self.persist.checkpoint(self, self.window.abs_index, self._bar_time())
@@ -308,7 +316,17 @@ class CustomStrategy(bt.Strategy):
                 self._on_exit_fill(order, role)
             return
         # Canceled / Margin / Rejected / Expired
-        if self._same(order, self.entry_order):
+        if self._same(order, self.entry_order) and order.executed.size:
+            # partly filled, then cancelled (the stuck-entry rule): the filled part is the
+            # position, managed like a full entry (its stop-loss / take-profit size)
+            self.log.warning(
+                "entry order %s %s after a partial fill of %s: keeping that position",
+                order.ref,
+                status,
+                order.executed.size,
+            )
+            self._on_entry_fill(order)
+        elif self._same(order, self.entry_order):
             self.entry_order = None
             if order.status != order.Canceled:
                 self.log.warning(

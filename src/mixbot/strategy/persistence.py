@@ -18,6 +18,7 @@ from typing import Any
 import backtrader as bt
 
 from mixbot.risk.manager import DayCounters
+from mixbot.store.orders import FINAL_STATUSES
 from mixbot.strategy.mixin import PositionState
 
 EXEC_NAMES = {
@@ -30,18 +31,19 @@ EXEC_TYPES = {v: k for k, v in EXEC_NAMES.items()}
 
 
 #: Fault injection for the crash tests: ``MIXBOT_CRASH_AT=<bar>:<stage>`` makes the process
-#: kill itself with SIGKILL (a real ``kill -9``) at that point. Stages: ``intent`` (intent
-#: committed, order not yet sent), ``fill`` (fill committed), ``checkpoint`` (bar done, its
-#: checkpoint not yet committed), ``after`` (checkpoint committed).
+#: kill itself with SIGKILL (a real ``kill -9``) at that point; ``<bar>+:<stage>`` at the first
+#: such point at or after that bar (live sessions, whose bar numbers are not known ahead).
+#: Stages: ``intent`` (intent committed, order not yet sent), ``fill`` (fill committed),
+#: ``checkpoint`` (bar done, its checkpoint not yet committed), ``after`` (checkpoint committed).
 CRASH_ENV = "MIXBOT_CRASH_AT"
 
 
-def _crash_point() -> tuple[int, str] | None:
+def _crash_point() -> tuple[int, str, bool] | None:
     spec = os.environ.get(CRASH_ENV, "")
     if ":" not in spec:
         return None
     bar, stage = spec.split(":", 1)
-    return int(bar), stage
+    return int(bar.rstrip("+")), stage, bar.endswith("+")
 
 
 class Persistence:
@@ -55,14 +57,17 @@ class Persistence:
     def __init__(self, store: Any, symbol: str) -> None:
         self.store = store
         self.symbol = symbol
-        self._fill_seq: dict[str, int] = {}
+        self._filled: dict[str, tuple[float, float, float, int]] = {}  # tag -> stored fills
         self._last_beat = 0.0
         self._crash = _crash_point()
         self.bar = -1  # current bar index, for the fault injection
 
     def maybe_crash(self, stage: str) -> None:
         """SIGKILL this process when ``MIXBOT_CRASH_AT`` names this bar and stage (tests only)."""
-        if self._crash is not None and self._crash == (self.bar, stage):
+        if self._crash is None:
+            return
+        bar, at, onward = self._crash
+        if at == stage and (self.bar == bar or (onward and self.bar >= bar)):
             os.kill(os.getpid(), signal.SIGKILL)
 
     # ----------------------------------------------------------------- write-ahead
@@ -91,8 +96,8 @@ class Persistence:
             bar_time=bar_time,
         )
         self.bar = bar_index
-        self.maybe_crash("intent")
-        if fresh:
+        if fresh:  # (an intent found again after a restart is no new kill point)
+            self.maybe_crash("intent")
             self.store.event(
                 "order_sent",
                 f"{side} {size:g} {EXEC_NAMES.get(exectype)} ({role})",
@@ -102,23 +107,41 @@ class Persistence:
         return fresh
 
     def on_order(self, order: bt.Order, tag: str | None, bar_time: dt.datetime) -> None:
-        """Record a status change; commit the fill of a Partial/Completed notification."""
+        """Record a status change; commit the new part of a Partial/Completed fill.
+
+        Backtrader's ``order.executed`` is CUMULATIVE (size, average price, commission); the
+        store keeps one row per increment, so the part not stored yet is computed against
+        what the store holds for the tag (:meth:`Store.fill_totals`, read once per tag and
+        process). A fill notified again after a restart (a re-processed bar, an order adopted
+        from the venue) adds nothing.
+        """
         if tag is None:
             return
-        self.store.order_status(tag, order.getstatusname())
-        if order.status in (order.Partial, order.Completed) and order.executed.size:
-            seq = self._fill_seq.get(tag, 0) + 1
-            self._fill_seq[tag] = seq
-            self.store.record_fill(
-                tag,
-                seq,
-                side="BUY" if order.isbuy() else "SELL",
-                qty=abs(float(order.executed.size)),
-                price=float(order.executed.price),
-                commission=float(order.executed.comm),
-                fill_time=bar_time,
-            )
-            self.maybe_crash("fill")
+        self.store.order_status(tag, order.getstatusname(), order.info.get("broker_order_id"))
+        if order.status not in (order.Partial, order.Completed) or not order.executed.size:
+            return
+        done = self._filled.get(tag)
+        if done is None:
+            done = self._filled[tag] = self.store.fill_totals(tag)
+        qty0, notional0, comm0, seq0 = done
+        qty = abs(float(order.executed.size))
+        notional = qty * float(order.executed.price)
+        comm = float(order.executed.comm)
+        delta = qty - qty0
+        if delta <= 1e-9:
+            return
+        price = float(order.executed.price) if not qty0 else (notional - notional0) / delta
+        self.store.record_fill(
+            tag,
+            seq0 + 1,
+            side="BUY" if order.isbuy() else "SELL",
+            qty=delta,
+            price=price,
+            commission=comm - comm0,
+            fill_time=bar_time,
+        )
+        self._filled[tag] = (qty, notional, comm, seq0 + 1)
+        self.maybe_crash("fill")
 
     def on_position(self, size: float, price: float) -> None:
         """Upsert the current position (shares, average price INR)."""
@@ -182,6 +205,96 @@ class Persistence:
         )
         self.reconcile(checkpoint)
 
+    def restore_live(self, s: Any, checkpoint: dict[str, Any]) -> list[dict[str, Any]]:
+        """Resume on a LIVE feed (the bars since the checkpoint are gone, the market moved on).
+
+        The strategy, risk and position state come from the checkpoint. Orders the store holds
+        that were sent AFTER the checkpoint (the process died before that bar's checkpoint)
+        and are still open or have fills cannot be re-processed with their bar:
+
+        - with a broker that adopts orders (Upstox: ``adopts_orders``), entries and exits are
+          re-created under their tags and the broker attaches them to the venue orders (or
+          finds they never arrived); protective orders are re-created by their entry's fill;
+          then the order book is read at once and the position compared with the venue's.
+        - with the paper broker (orders lived in the dead process) they are marked
+          ``Abandoned``; fills recorded for them stay in the store and are reported.
+
+        Each decision is a ``reconcile`` event. Returns the events' data.
+        """
+        held = {o["tag"] for o in checkpoint["state"]["orders"]}
+        adopts = bool(getattr(s.broker, "adopts_orders", False))
+        extra: list[dict[str, Any]] = []
+        diffs: list[dict[str, Any]] = []
+        entry_bar: int | None = None
+        last = int(checkpoint["bar_index"])
+        for row in self.store.orders():
+            tag = row["tag"]
+            # sent after the checkpoint (or on its bar, from a notification) and still open,
+            # or already filled: either way not in the checkpoint's position
+            after = row["bar_index"] >= last and (
+                row["status"] not in FINAL_STATUSES or row["qty_filled"]
+            )
+            if tag in held or not after:
+                continue
+            slot = _slot(row["role"])
+            diff = {"tag": tag, "status": row["status"], "bar_index": row["bar_index"]}
+            if not adopts:
+                self.store.order_status(tag, "Abandoned")  # (a final status stays)
+                diff["action"] = "abandoned"
+                msg = (
+                    f"order {tag} was sent after the last checkpoint to the paper broker, which "
+                    f"died with the process: abandoned (filled {row['qty_filled']:g} before)"
+                )
+            elif slot == "protect":
+                diff["action"] = "re-created by its entry's fill"
+                msg = f"protective order {tag} was sent after the last checkpoint: {diff['action']}"
+            else:
+                diff["action"] = "looked up at the broker by its tag"
+                msg = f"{slot} order {tag} was sent after the last checkpoint: {diff['action']}"
+                extra.append(
+                    {
+                        "slot": slot,
+                        "tag": tag,
+                        "role": row["role"],
+                        "side": row["side"],
+                        "exectype": row["order_type"],
+                        "size": float(row["qty_requested"]),
+                        "price": row["price_requested"],
+                        "oco": None,
+                    }
+                )
+                if slot == "entry":
+                    entry_bar = int(row["bar_index"])
+            diffs.append(diff)
+            self.store.event("reconcile", msg, diff)
+        restore(s, checkpoint, extra)
+        if entry_bar is not None:
+            s.signal_bar = entry_bar  # its protective orders' tags carry the entry's bar
+            s.rt.risk.on_entry()
+        self.bar = checkpoint["bar_index"] + 1
+        if adopts:
+            s.broker.sync()
+            for tag, outcome in getattr(s.broker, "adopted", []):
+                self.store.event("reconcile", f"order {tag}: {outcome}", {"tag": tag})
+            mine = s.broker.getposition(s.data).size
+            venue = s.broker.venue_position(s.data)
+            if venue is not None and venue != mine:
+                diff = {"position": mine, "venue_position": venue}
+                diffs.append(diff)
+                self.store.event(
+                    "reconcile",
+                    f"position after the restart is {mine:g} but the broker reports {venue:g} "
+                    "for this instrument and product (another bot or a manual order?)",
+                    diff,
+                )
+        self.store.event(
+            "restart",
+            f"resumed on a live feed after bar {checkpoint['bar_index']}",
+            {"orders": len(held), "after_checkpoint": len(diffs)},
+            checkpoint["bar_time"],
+        )
+        return diffs
+
     def reconcile(self, checkpoint: dict[str, Any]) -> list[dict[str, Any]]:
         """Compare the store's open orders with what the (paper) broker held at the checkpoint.
 
@@ -211,6 +324,13 @@ class Persistence:
                 {"tag": tag},
             )
         return diffs
+
+
+def _slot(role: str) -> str:
+    """The strategy slot of an order role: entry, protect (stop_loss/take_profit) or exit."""
+    if role == "entry":
+        return "entry"
+    return "protect" if role in ("stop_loss", "take_profit") else "exit"
 
 
 def _iso(v: Any) -> Any:
@@ -262,13 +382,26 @@ def snapshot(s: Any) -> dict[str, Any]:
     }
 
 
-def restore(s: Any, checkpoint: dict[str, Any]) -> None:
-    """Inverse of :func:`snapshot`; re-submits open orders under their original tags."""
+def restore(
+    s: Any, checkpoint: dict[str, Any], extra_orders: list[dict[str, Any]] | None = None
+) -> None:
+    """Inverse of :func:`snapshot`; re-submits open orders under their original tags.
+
+    ``extra_orders``: order specs (the shape of the snapshot's ``orders``) to re-submit after
+    the checkpoint's own (a live restart's orders sent after the checkpoint). A broker whose
+    cash comes from the venue (``venue_cash``) keeps it; one with ``set_position`` (Upstox)
+    gets the checkpoint's position that way, so the venue position found at start is not
+    counted twice.
+    """
     st = checkpoint["state"]
-    s.broker.set_cash(float(checkpoint["cash"]))
+    broker = s.broker
+    if not getattr(broker, "venue_cash", False):
+        broker.set_cash(float(checkpoint["cash"]))
     p = st["position"]
-    if p["size"]:
-        s.broker.positions[s.data] = bt.Position(size=p["size"], price=p["price"])
+    if hasattr(broker, "set_position"):
+        broker.set_position(s.data, p["size"], p["price"])
+    elif p["size"]:
+        broker.positions[s.data] = bt.Position(size=p["size"], price=p["price"])
     s.signal_bar = st["signal_bar"]
     s.exit_reason = st["exit_reason"]
     s.pos_state = PositionState(**st["pos_state"]) if st["pos_state"] else None
@@ -288,7 +421,7 @@ def restore(s: Any, checkpoint: dict[str, Any]) -> None:
         r["halt_reason"],
     )
     by_tag: dict[str, bt.Order] = {}
-    for spec in st["orders"]:
+    for spec in [*st["orders"], *(extra_orders or [])]:
         oco = by_tag.get(spec["oco"]) if spec["oco"] else None
         o = s._send(
             spec["role"],

@@ -192,6 +192,41 @@ def test_post_not_retried_after_5xx_but_after_429() -> None:
     assert len(rec.requests) == 2
 
 
+def test_per_request_max_attempts(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    down = httpx.Response(503, json=envelope("UDAPI100500", "Something went wrong"))
+    limited = httpx.Response(429, json=envelope("UDAPI10005", "Too Many Request Sent"))
+    for answer, error in ((down, UpstoxUnavailableError), (limited, RateLimitedError)):
+        sleeps: list[float] = []
+        rec = Recorder(answer, OK)
+        with make_client(rec, sleeps, max_attempts=5) as c, pytest.raises(error):
+            c.get("/v2/x", max_attempts=1)  # retryable, but exactly one try was asked for
+        assert len(rec.requests) == 1 and sleeps == []
+    assert not [r for r in caplog.records if "retry" in r.getMessage()]
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    rec = Recorder(refuse, OK)
+    with make_client(rec) as c, pytest.raises(UpstoxUnavailableError) as ei:
+        c.post("/v3/order/place", json={}, max_attempts=1)
+    assert len(rec.requests) == 1 and ei.value.request_sent is False
+
+    rec = Recorder(down, down, down, OK)
+    with make_client(rec, max_attempts=1) as c:  # more than the client's default
+        assert c.get("/v2/x", max_attempts=4)["data"] == {"x": 1}
+    assert len(rec.requests) == 4
+    rec = Recorder(down, OK)
+    with make_client(rec, max_attempts=5) as c, pytest.raises(UpstoxUnavailableError):
+        c.request("GET", "/v2/x", max_attempts=1)
+    with make_client(rec) as c:
+        assert c.get("/v2/x", max_attempts=1)["status"] == "success"  # one try that succeeds
+        for bad in (0, -1):
+            with pytest.raises(ValueError, match="max_attempts"):
+                c.get("/v2/x", max_attempts=bad)
+    assert len(rec.requests) == 2  # nothing sent for the refused values
+
+
 def test_read_timeout_on_get_is_retried() -> None:
     def slow(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("timed out", request=request)

@@ -57,6 +57,7 @@ from typing import Any
 
 import backtrader as bt
 
+from mixbot.venues.upstox.broker_adopt import BrokerAdoption
 from mixbot.venues.upstox.broker_updates import BrokerUpdates, VenueOrder
 from mixbot.venues.upstox.errors import UpstoxError
 from mixbot.venues.upstox.orders import (
@@ -87,7 +88,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class UpstoxBroker(bt.BrokerBase, BrokerUpdates):  # type: ignore[misc]
+class UpstoxBroker(bt.BrokerBase, BrokerUpdates, BrokerAdoption):  # type: ignore[misc]
     """Backtrader broker on the Upstox order API (see the module docstring).
 
     Params:
@@ -104,6 +105,9 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates):  # type: ignore[misc]
             (default :class:`~mixbot.venues.upstox.portfolio.PortfolioStream`).
         clock: ``(data) -> seconds`` for order ages (default: the feed's exchange clock,
             else the wall clock).
+        known_tags: tags an earlier process of this bot may have sent (the store's orders at
+            start): an order with one of them is adopted from the venue, never placed blindly
+            (:mod:`~mixbot.venues.upstox.broker_adopt`).
         commission: Backtrader's (the charges model: ``addcommissioninfo``).
     """
 
@@ -120,7 +124,13 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates):  # type: ignore[misc]
         ("stream", True),
         ("stream_factory", None),
         ("clock", None),
+        ("known_tags", ()),
     )
+
+    #: cash and value come from the venue (``funds``): a restored checkpoint does not set them
+    venue_cash = True
+    #: orders of an earlier process are adopted by tag (``known_tags``), not re-sent
+    adopts_orders = True
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__()
@@ -150,6 +160,8 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates):  # type: ignore[misc]
         self._last_funds = 0.0
         self._funds_dirty = False
         self.fills: list[dict[str, Any]] = []
+        self.known_tags: set[str] = set(self.p.known_tags or ())
+        self.adopted: list[tuple[str, str]] = []
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> None:
@@ -368,7 +380,10 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates):  # type: ignore[misc]
         self.open_orders[order.ref] = order
         vo = VenueOrder(tag, order, kind, utype, qty, self._now(order.data))
         self.by_tag[tag] = vo
-        self._place(vo, side, qty, utype, price, trigger)
+        if tag in self.known_tags:
+            self._adopt(vo, side, qty, utype, price, trigger)
+        else:
+            self._place(vo, side, qty, utype, price, trigger)
         return order
 
     def _place(
@@ -396,6 +411,7 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates):  # type: ignore[misc]
             self._finish(vo.order, "Rejected")
             return
         vo.order_id = res.order_id
+        vo.order.addinfo(broker_order_id=res.order_id)
         for oid in res.order_ids:
             self.by_id[oid] = vo
         log.info("order %s placed: %s %d %s -> %s", vo.tag, side, qty, utype, res.order_ids)
@@ -405,6 +421,7 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates):  # type: ignore[misc]
             return False
         for vo in self.by_tag.values():
             if vo.order.ref == order.ref and not vo.final:
+                vo.replace = False  # an explicit cancel also stops a stuck exit's re-send
                 self._cancel_venue(vo)
         return True
 

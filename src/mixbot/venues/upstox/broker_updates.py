@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import queue
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ class VenueOrder:
     cancel_wanted: bool = False  # asked before its order id was known
     replace: bool = False
     replaced: int = 0
+    superseded: bool = False  # an earlier link of a re-sent exit: its end does not end the order
     history: list[str] = field(default_factory=list)
 
 
@@ -114,6 +116,7 @@ class BrokerUpdates:
             if oid and vo.order_id is None:
                 vo.order_id = oid
                 self.by_id[oid] = vo
+                vo.order.addinfo(broker_order_id=oid)
                 if vo.cancel_wanted and not vo.cancel_sent:
                     self._cancel_venue(vo, replace=vo.replace)
             elif oid and vo.order_id != oid:
@@ -138,6 +141,8 @@ class BrokerUpdates:
         if status not in BT_FINAL:
             return
         vo.final = True
+        if vo.superseded:
+            return
         if status == "Completed" or (order.alive() and order.executed.remsize == 0):
             self._finish(order, "Completed")
         elif status == "Canceled" and vo.replace:
@@ -202,7 +207,7 @@ class BrokerUpdates:
             self._finish(order, "Completed")
             return
         n = vo.replaced + 1
-        base = vo.tag.split(":r")[0] if ":r" in vo.tag.rsplit(":", 1)[-1] else vo.tag
+        base = re.sub(r":r\d+$", "", vo.tag) if vo.replaced else vo.tag
         new = VenueOrder(f"{base}:r{n}", order, "exit", "MARKET", rest, self._now(order.data))
         new.replaced = n
         self.by_tag[new.tag] = new

@@ -11,8 +11,10 @@
 * Retries (tenacity): only :class:`~mixbot.venues.upstox.errors.RateLimitedError` (429) and
   :class:`~mixbot.venues.upstox.errors.UpstoxUnavailableError` (5xx, connection errors,
   timeouts), exponential backoff with jitter, honouring ``Retry-After``, at most
-  ``max_attempts`` tries. 4xx are never retried. A non-idempotent request (POST by default) is
-  retried only when Upstox surely did not act on it (429, or a failure to connect).
+  ``max_attempts`` tries (the client's, or the ``max_attempts`` of one :meth:`UpstoxClient.request`;
+  ``max_attempts=1`` sends exactly one request and never retries). 4xx are never retried. A
+  non-idempotent request (POST by default) is retried only when Upstox surely did not act on it
+  (429, or a failure to connect).
 * Rate limits (https://upstox.com/developer/api-documentation/rate-limiting, "standard APIs",
   per user per API): 50 requests / second, 500 / minute, 2000 / 30 minutes. The client keeps
   under them with :class:`RateLimiter` (one limiter for all paths: conservative).
@@ -131,7 +133,8 @@ class UpstoxClient:
             token file (checked for expiry, warns when < 30 min remain).
         base_url: API base URL; default :func:`hosts.api_base` (``$MIXBOT_UPSTOX_API``).
         timeout: seconds per HTTP request (connect and read).
-        max_attempts: tries per request for temporary failures (>= 1).
+        max_attempts: tries per request for temporary failures (a value < 1 counts as 1);
+            one request can ask for another number (:meth:`request`'s ``max_attempts``).
         backoff_initial, backoff_max: exponential backoff bounds, seconds (full jitter added).
         rate_limiter: shared :class:`RateLimiter`; default: a new one with the standard limits;
             pass ``False`` to disable.
@@ -276,9 +279,9 @@ class UpstoxClient:
                 path=short,
             ) from None
 
-    def _wait(self, state: RetryCallState) -> float:
+    def _wait(self, state: RetryCallState, attempts: int) -> float:
         n = state.attempt_number
-        if n >= self.max_attempts:  # tenacity asks for a wait before its stop check
+        if n >= attempts:  # tenacity asks for a wait before its stop check
             return 0.0
         backoff = min(self.backoff_max, self.backoff_initial * 2 ** (n - 1))
         delay = backoff / 2 + random.uniform(0, backoff / 2)
@@ -286,7 +289,7 @@ class UpstoxClient:
         after = getattr(exc, "retry_after", None)
         if after is not None:
             delay = max(delay, float(after))
-        log.warning("%s; retry %d/%d in %.1fs", exc, n, self.max_attempts - 1, delay)
+        log.warning("%s; retry %d/%d in %.1fs", exc, n, attempts - 1, delay)
         return delay
 
     def request(
@@ -302,6 +305,7 @@ class UpstoxClient:
         idempotent: bool | None = None,
         raw: bool = False,
         rate_limit: bool = True,
+        max_attempts: int | None = None,
     ) -> Any:
         """Send a request, with rate limiting and retries; returns the decoded JSON body.
 
@@ -309,19 +313,30 @@ class UpstoxClient:
             method: HTTP method.
             path: path under the base URL (e.g. ``"/v2/user/profile"``), or an absolute URL.
             params: query parameters; data: form fields; json: a JSON body.
-            headers: extra headers.
+            headers: extra headers (they override the default ones, ``Authorization``
+                included).
             auth: send the bearer token (False for the login token exchange and public files).
-            idempotent: retry after failures where Upstox may have acted; default: GET only.
+            idempotent: retry after failures where Upstox may have acted; default: GET,
+                HEAD, OPTIONS and DELETE.
             raw: return the body bytes instead of decoded JSON.
             rate_limit: count the request against the API rate limits (False for public files).
+            max_attempts: tries for THIS request (>= 1); default: the client's
+                ``max_attempts``. ``1`` sends exactly one request and never retries, whatever
+                the failure (for calls whose repetition the caller decides, e.g. an order
+                place); the first failure is raised as it is.
 
         Raises:
+            ValueError: ``max_attempts`` < 1 (nothing is sent).
             TokenExpiredError: 401 / UDAPI100050.
             TokenMissingError: ``auth`` and no token anywhere.
             RateLimitedError: 429 on every attempt.
-            UpstoxUnavailableError: 5xx / network failure on every attempt.
+            UpstoxUnavailableError: 5xx / network failure on every attempt (``request_sent``
+                is False when the request never left, i.e. a failure to connect).
             UpstoxError: any other 4xx (never retried), or a body that is not JSON.
         """
+        attempts = self.max_attempts if max_attempts is None else int(max_attempts)
+        if attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, not {max_attempts}")
         method = method.upper()
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "OPTIONS", "DELETE")
@@ -333,10 +348,12 @@ class UpstoxClient:
             kw["data"] = data
         if json is not None:
             kw["json"] = json
+        if attempts == 1:
+            return self._once(method, path, hdrs, raw, rate_limit, **kw)
         retrying = Retrying(
             retry=retry_if_exception(_is_retryable(idempotent)),
-            stop=stop_after_attempt(self.max_attempts),
-            wait=self._wait,
+            stop=stop_after_attempt(attempts),
+            wait=lambda state: self._wait(state, attempts),
             sleep=self._sleep,
             reraise=True,
         )

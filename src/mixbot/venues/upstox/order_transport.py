@@ -154,10 +154,20 @@ class OrderTransport:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
     ) -> Any:
-        """ONE request to the order host, no retry (the client's single-attempt primitive),
-        counted by the order limiter and the client's own limiter."""
-        self.limiter.acquire()
-        url = f"{self.order_base}{path}"
+        """ONE request to the order host (``order_base + path``), never retried (the client's
+        ``request(..., max_attempts=1)``), counted by the order limiter and the client's own
+        limiter; sends ``X-Algo-Name`` when an algo name is set and, in sandbox mode, the
+        sandbox token instead of the normal one. Returns the decoded JSON answer.
+
+        Raises:
+            TokenMissingError: sandbox mode without a sandbox token, or no normal token
+                (nothing is sent).
+            TokenExpiredError: 401 / UDAPI100050.
+            RateLimitedError: 429 (the order was not accepted).
+            UpstoxUnavailableError: 5xx or a network failure; ``request_sent`` is False only
+                when the request surely never left (a failure to connect).
+            UpstoxError: any other 4xx, or an answer that is not JSON.
+        """
         extra: dict[str, str] = {}
         if self.algo_name:
             extra[ALGO_HEADER] = self.algo_name
@@ -166,13 +176,16 @@ class OrderTransport:
             auth = False
         else:
             auth = True
-        headers = self.client._headers(url, auth, extra)
-        kw: dict[str, Any] = {}
-        if json is not None:
-            kw["json"] = json
-        if params is not None:
-            kw["params"] = dict(params)
-        return self.client._once(method, url, headers, False, True, **kw)
+        self.limiter.acquire()
+        return self.client.request(
+            method,
+            f"{self.order_base}{path}",
+            json=json,
+            params=dict(params) if params is not None else None,
+            headers=extra,
+            auth=auth,
+            max_attempts=1,
+        )
 
     def _with_retries(
         self,
