@@ -15,6 +15,15 @@ bar and filled intrabar. If one bar reaches both, the stop-loss fills first (it 
 submitted first and the broker checks orders in submission order): the conservative
 assumption. Close-based exits are market orders filled at the next bar's open.
 
+On a live feed, bars delivered as history (DELAYED: the warm-up before going live, the
+back-fill after an outage) only advance the indicators: no orders are decided on them. After
+a restart (``BotRuntime.resume``) a replay re-plays bars up to the checkpoint to warm up; a
+live feed restores the checkpoint on its first bar and adopts the orders in flight
+(:meth:`~mixbot.strategy.persistence.Persistence.restore_live`).
+
+An entry cancelled after a partial fill keeps the filled part as the position (its
+protective orders are sized to it).
+
 The strategy reads bars only through :class:`~mixbot.strategy.window.BarWindow`, so the
 same code runs on a backtest feed, a replayed session and a live feed.
 """
