@@ -264,6 +264,9 @@ def test_place_market_with_protection_and_slice_no_algo_header() -> None:
         ({"product": "MTF"}, "product"),
         ({"order_type": "SL-M", "price": 0}, "trigger_price"),
         ({"instrument_key": "SBIN"}, "instrument_key"),
+        ({"market_protection": 5}, "applies to MARKET and SL-M"),
+        ({"order_type": "MARKET", "price": 0, "market_protection": 30}, "0-25 percent"),
+        ({"order_type": "MARKET", "price": 0, "market_protection": -2}, "0-25 percent"),
     ],
 )
 def test_place_validation_sends_nothing(change: dict[str, Any], problem: str) -> None:

@@ -213,6 +213,15 @@ class OrderApi(OrderTransport, OrderReads):
             problems.append(f"a {order_type} order takes trigger_price 0, not {trigger_price}")
         if not tag or not str(tag).strip():
             problems.append("tag is required (it is how a lost order is found again)")
+        # Upstox "Market Price Protection" (announcement, March 2026): MARKET and SL-M only;
+        # -1 = automatic, 0 = none, 1-25 = percent
+        if market_protection is not None:
+            if order_type not in ("MARKET", "SL-M"):
+                problems.append(f"market_protection applies to MARKET and SL-M, not {order_type}")
+            elif not (market_protection == -1 or 0 <= market_protection <= 25):
+                problems.append(
+                    f"market_protection must be -1 (automatic) or 0-25 percent, not {market_protection}"
+                )
         if problems:
             raise ValueError("invalid order: " + "; ".join(problems))
         body: dict[str, Any] = {
