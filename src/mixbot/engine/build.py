@@ -53,17 +53,21 @@ def _series(
     )
 
 
-def upstox_feed(cfg: BotConfig) -> Any:
-    """The live Upstox market-data feed for ``cfg`` (symbol resolved through the instruments master).
+def upstox_feed(cfg: BotConfig, session: Any = None) -> Any:
+    """The live Upstox market-data feed for ``cfg`` (symbol resolved through the instruments
+    master); its REST clients come from ``session`` (an
+    :class:`~mixbot.venues.upstox.session.UpstoxSession` shared with the broker; default a new one).
 
     Raises:
         UpstoxError: the instruments master cannot be had, the symbol is unknown, or no token.
     """
     import datetime as dt
 
-    from mixbot.venues.upstox.client import UpstoxClient
     from mixbot.venues.upstox.feed import UpstoxFeed
     from mixbot.venues.upstox.instruments import InstrumentMaster
+    from mixbot.venues.upstox.session import UpstoxSession
+
+    session = session or UpstoxSession(_secret(cfg, "access_token"))
 
     symbol = cfg.data.symbol
     exchange = {"NFO": "NSE", "OTHER": "NSE"}.get(cfg.market.exchange, cfg.market.exchange)
@@ -85,7 +89,7 @@ def upstox_feed(cfg: BotConfig) -> Any:
         stale_after_s=cfg.data.stale_after_seconds,
         backoff_max=cfg.data.retry_interval,
         stop_after=dt.date.fromisoformat(cfg.data.date_to) if cfg.data.date_to else None,
-        client_factory=UpstoxClient,
+        client_factory=session.client,
         name=symbol,
     )
 
@@ -108,10 +112,14 @@ def _secret(cfg: BotConfig, field: str) -> str | None:
     return None
 
 
-def upstox_broker(cfg: BotConfig, feed: Any, known_tags: set[str] | None = None) -> Any:
+def upstox_broker(
+    cfg: BotConfig, feed: Any, known_tags: set[str] | None = None, session: Any = None
+) -> Any:
     """The :class:`~mixbot.venues.upstox.broker.UpstoxBroker` for ``cfg`` (type upstox or
     upstox_sandbox), trading the instrument of ``feed``. ``known_tags``: the stored session's
-    order tags when resuming (adopted from Upstox, never re-sent blindly).
+    order tags when resuming (adopted from Upstox, never re-sent blindly). ``session``: the
+    :class:`~mixbot.venues.upstox.session.UpstoxSession` shared with the feed (one token, one
+    standard-API rate limiter per account); default a new one.
 
     Raises:
         ConfigError: registered_algo without algo_name.
@@ -119,14 +127,16 @@ def upstox_broker(cfg: BotConfig, feed: Any, known_tags: set[str] | None = None)
     from mixbot.brokers.charges import IndianEquityCharges
     from mixbot.brokers.comminfo import IndianEquityCommInfo
     from mixbot.venues.upstox.broker import UpstoxBroker
-    from mixbot.venues.upstox.client import UpstoxClient
     from mixbot.venues.upstox.orders import OrderApi
+    from mixbot.venues.upstox.portfolio import PortfolioStream
+    from mixbot.venues.upstox.session import UpstoxSession
 
     b = cfg.broker
     sandbox = b.type == "upstox_sandbox"
+    session = session or UpstoxSession(_secret(cfg, "access_token"))
     try:
         api = OrderApi(
-            UpstoxClient(_secret(cfg, "access_token")),
+            session.client(),
             algo_name=b.algo_name,
             registered_algo=b.registered_algo,
             sandbox=sandbox,
@@ -144,6 +154,7 @@ def upstox_broker(cfg: BotConfig, feed: Any, known_tags: set[str] | None = None)
         entry_timeout_seconds=b.entry_timeout_seconds,
         poll_interval=max(1.0, min(5.0, float(cfg.data.retry_interval))),
         known_tags=known_tags or (),
+        stream_factory=lambda on_update: PortfolioStream(session.client, on_update),
     )
     product = cfg.trading.product
     broker.addcommissioninfo(
@@ -155,9 +166,14 @@ def upstox_broker(cfg: BotConfig, feed: Any, known_tags: set[str] | None = None)
 
 
 def make_feed(
-    cfg: BotConfig, mode: str, date_from: str | None = None, date_to: str | None = None
+    cfg: BotConfig,
+    mode: str,
+    date_from: str | None = None,
+    date_to: str | None = None,
+    session: Any = None,
 ) -> tuple[Any, BarSeries | None]:
-    """The Backtrader feed for ``mode`` and the bars it is built from (None for a live feed).
+    """The Backtrader feed for ``mode`` and the bars it is built from (None for a live feed);
+    ``session``: the Upstox session an upstox feed shares with the broker.
 
     Raises:
         ConfigError: a data source this mode cannot use yet (yahoo/upstox need their venue modules).
@@ -173,7 +189,7 @@ def make_feed(
             f"(trading.symbols has {len(cfg.trading.symbols)})"
         )
     if src == "upstox" and mode != "backtest":
-        return upstox_feed(cfg), None
+        return upstox_feed(cfg, session), None
     if src not in ("csv", "replay"):
         raise ConfigError(
             f"{cfg.source_file}: data source {src!r} is not available in this version yet; "
@@ -260,7 +276,12 @@ def build(
             f"{cfg.source_file}: broker type {cfg.broker.type!r} trades live: it needs "
             'data.data_source "upstox" and `mixbot run` (not a backtest)'
         )
-    feed, series = make_feed(cfg, mode, date_from, date_to)
+    session = None
+    if cfg.data.data_source == "upstox":
+        from mixbot.venues.upstox.session import UpstoxSession
+
+        session = UpstoxSession(_secret(cfg, "access_token"))
+    feed, series = make_feed(cfg, mode, date_from, date_to, session)
     journal = Journal(
         cfg.bot_id,
         cfg.logging.log_file,
@@ -317,7 +338,7 @@ def build(
     )
     cerebro.adddata(feed)
     if cfg.broker.type in UPSTOX_BROKERS:
-        cerebro.broker = upstox_broker(cfg, feed, known_tags)
+        cerebro.broker = upstox_broker(cfg, feed, known_tags, session)
     else:
         cerebro.broker = make_broker(
             cfg.broker.type,
