@@ -183,6 +183,15 @@ class CustomStrategy(bt.Strategy):
         self._on_bar()
         if self.persist is not None:
             self.persist.checkpoint(self, self.window.abs_index, self._bar_time())
+            if self.persist.halt_requested():
+                # `mixbot panic` (or the GUI) halted this bot through the store and acted at the
+                # broker itself: take no more decisions, stop after this bar
+                msg = "halted from outside (mixbot panic): stopping"
+                self.rt.risk.halt(msg)
+                self.log.warning("HALT: %s", msg)
+                self._event("halt", reason=msg)
+                self.persist.event("halt", msg, self._bar_time())
+                self.env.runstop()
 
     def _on_bar(self) -> None:
         w = self.window

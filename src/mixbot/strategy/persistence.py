@@ -59,6 +59,7 @@ class Persistence:
         self.symbol = symbol
         self._filled: dict[str, tuple[float, float, float, int]] = {}  # tag -> stored fills
         self._last_beat = 0.0
+        self._last_halt_check = time.monotonic()
         self._crash = _crash_point()
         self.bar = -1  # current bar index, for the fault injection
 
@@ -192,6 +193,18 @@ class Persistence:
         if now - self._last_beat > 5.0:
             self._last_beat = now
             self.store.set_feed_state(getattr(s.data, "state_name", "HISTORICAL"))
+
+    def halt_requested(self, every_s: float = 2.0) -> bool:
+        """True when the store says this bot is ``halted`` from outside (``mixbot panic``, the
+        GUI); read at most every ``every_s`` wall seconds."""
+        now = time.monotonic()
+        if now - self._last_halt_check < every_s:
+            return False
+        self._last_halt_check = now
+        try:
+            return self.store.bot_row().get("status") == "halted"
+        except Exception:  # a store hiccup must not stop trading decisions; checked again later
+            return False
 
     def restore(self, s: Any, checkpoint: dict[str, Any]) -> None:
         """Put the broker, strategy and risk manager back into the checkpoint's state."""
