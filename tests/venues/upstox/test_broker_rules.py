@@ -1,6 +1,7 @@
 """UpstoxBroker's order rules against the local Upstox simulator on real BANKNIFTY 1-minute
 data: a stuck MARKET exit is cancelled and re-sent at MARKET, one-cancels-other at the venue,
-and a partial fill followed by a cancel.
+a partial fill followed by a cancel, and an OCO leg that fills partly (the other leg is
+reduced at the venue to the position left, or cancelled when that fails).
 
 Holding a MARKET order pending: the simulator fills a MARKET order at the next replayed tick
 and has no fault that keeps one from filling (``stall`` only silences the websockets, the
@@ -11,13 +12,19 @@ drives it with mixbot's own market-data client (:class:`~mixbot.venues.upstox.ws
 subscribed = the market moves, unsubscribed = the market stands still and every working
 order stays exactly as it is. The broker's clock is a fake (``clock=lambda data: now[0]``),
 so "pending past the timeout" needs no real waiting.
+
+The partly filled OCO leg needs the market at given prices at given moments while the broker
+runs: there the replay runs at a fixed speed and the prices are chosen from the day's tick
+path, which the test computes exactly as the simulator does (:func:`oco_plan`).
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -142,7 +149,7 @@ def tape(make_sim: Callable[..., Any]) -> Iterator[Tape]:
 class Rig:
     """An UpstoxBroker on the simulator with a fake clock (``now``, seconds)."""
 
-    def __init__(self, sim: Any, **params: Any) -> None:
+    def __init__(self, sim: Any, api: dict[str, Any] | None = None, **params: Any) -> None:
         self.sim = sim
         self.now = [1000.0]
         self.client = UpstoxClient()
@@ -153,7 +160,7 @@ class Rig:
             **params,
         }
         self.broker = UpstoxBroker(
-            order_api=OrderApi(self.client),
+            order_api=OrderApi(self.client, **(api or {})),
             instrument_key=sim.instruments[0].key,
             poll_interval=0,
             stream=False,
@@ -382,3 +389,202 @@ def test_partial_fill_then_cancel_keeps_the_filled_quantity(
         assert "Completed" not in notes
     finally:
         rig.close()
+
+
+# ---------------------------------------------------------------- OCO with a partial fill
+
+OCO_SPEED = 1200  # simulated seconds per real second: 8 ticks per 50 ms
+OCO_TICKS_PER_S = 8 * OCO_SPEED // 60
+
+
+@dataclass(frozen=True)
+class OcoPlan:
+    """Prices for a long position's OCO legs, from the day's tick path (indices into it)."""
+
+    tp: float  # take-profit: a new high of the day, met by ``hits`` ticks from ``first_hit``
+    hits: int
+    first_hit: int
+    stop: float  # stop trigger: below every price until ``trigger`` (well after the hits)
+    trigger: int
+
+
+def day_ticks(sim: Any) -> list[Any]:
+    """The day's ticks in replay order: the simulator's own synthesis (same seeds)."""
+    rp = sim.replay
+    return [tick for _, _, tick in rp._ticks(rp.series[0], rp.days[0])]
+
+
+def oco_plan(prices: list[float], earliest: int, max_hits: int) -> OcoPlan:
+    """A take-profit reached by 1..``max_hits`` ticks in a burst and not again, and a stop
+    reached only ``gap`` ticks (2 s at :data:`OCO_SPEED`) after the burst, with ``after``
+    ticks without a take-profit price after it (time for the broker's OCO cancel)."""
+    gap, after, burst = 2 * OCO_TICKS_PER_S, OCO_TICKS_PER_S, 8
+    for first in range(earliest, len(prices)):
+        tp = prices[first]
+        if max(prices[:first]) >= tp:
+            continue
+        hits = [i for i in range(first, first + burst) if prices[i] >= tp]
+        if len(hits) > max_hits:
+            continue
+        stop = round_to_tick(min(prices[: hits[-1] + gap + 1]) - 0.05, 0.05)
+        trigger = next(
+            (i for i in range(hits[-1] + gap + 1, len(prices)) if prices[i] <= stop), None
+        )
+        if trigger is None or max(prices[hits[-1] + 1 : trigger + after + 1]) >= tp:
+            continue
+        return OcoPlan(tp, len(hits), first, stop, trigger)
+    raise AssertionError("no take-profit/stop prices fit the day's ticks")
+
+
+class OcoRun:
+    """A long position of ``lots`` lots with a stop and a take-profit linked by ``oco=``,
+    on a simulator replaying at :data:`OCO_SPEED` from the open; the take-profit fills one
+    lot per tick (``partial_fill``) ``plan.hits`` times, then the market falls to the stop."""
+
+    def __init__(self, make_sim: Callable[..., Any], lots: int, **rig: Any) -> None:
+        self.sim = sim = make_sim(speed=OCO_SPEED)
+        self.key = sim.instruments[0].key
+        self.ticks = day_ticks(sim)
+        self.ltts = [t.ltt for t in self.ticks]
+        self.qty = lots * LOT
+        self.plan = oco_plan([t.price for t in self.ticks], OCO_TICKS_PER_S // 2, lots - 1)
+        self.rig = Rig(sim, **rig)
+        self.data = _Data(float(sim.exchange.ltps()[self.key]))  # the previous close
+        self.socket: FeedSocket | None = None
+        self.positions: list[int] = []  # the exchange's net position at every look
+
+    def index(self) -> int:
+        """Index of the last tick the replay played."""
+        return bisect.bisect_right(self.ltts, self.sim.now_ms()) - 1
+
+    def net(self) -> int:
+        net = sum(p["quantity"] for p in self.sim.exchange.positions())
+        self.positions.append(net)
+        return net
+
+    def start(self) -> tuple[bt.Order, bt.Order]:
+        """Buy before the open (the entry opens with the session and fills at the first
+        tick), start the replay, then place the legs; return (stop, take_profit)."""
+        rig, data = self.rig, self.data
+        entry = rig.broker.buy(
+            SimpleNamespace(), data, size=self.qty, exectype=bt.Order.Market, tag="t:5:entry"
+        )
+        self.socket = FeedSocket([self.key], "ltpc", on_frame=lambda f: None, max_attempts=3)
+        self.socket.start()  # the first subscription starts the replay
+        rig.settle(lambda: not entry.alive())
+        assert entry.status == entry.Completed and rig.broker.getposition(data).size == self.qty
+        stop = rig.broker.sell(
+            SimpleNamespace(),
+            data,
+            size=self.qty,
+            exectype=bt.Order.Stop,
+            price=self.plan.stop,
+            tag="t:5:sl",
+        )
+        tp = rig.broker.sell(
+            SimpleNamespace(),
+            data,
+            size=self.qty,
+            exectype=bt.Order.Limit,
+            price=self.plan.tp,
+            oco=stop,
+            tag="t:5:tp",
+        )
+        self.sim.faults.partial_fill(0.01)  # one lot per tick
+        assert self.index() < self.plan.first_hit, "too slow: the legs came after the market"
+        assert (rig.exchange("t:5:sl")["quantity"], rig.exchange("t:5:tp")["quantity"]) == (
+            self.qty,
+            self.qty,
+        )
+        return stop, tp
+
+    def close(self) -> None:
+        if self.socket is not None:
+            self.socket.stop()
+        self.rig.close()
+
+
+def test_oco_partial_fill_reduces_the_other_leg_at_the_exchange(
+    make_sim: Callable[..., Any],
+) -> None:
+    run = OcoRun(make_sim, lots=5)
+    rig, sim, plan = run.rig, run.sim, run.plan
+    try:
+        stop, tp = run.start()
+        taken = plan.hits * LOT
+        left = run.qty - taken
+
+        # the take-profit fills partly; the broker reduces the stop before the market reaches it
+        rig.settle(lambda: rig.exchange("t:5:tp")["filled_quantity"] == taken)
+        soon = plan.trigger - OCO_TICKS_PER_S  # one second before the market reaches the stop
+        rig.settle(lambda: rig.exchange("t:5:sl")["quantity"] != run.qty or run.index() >= soon)
+        sl_row, tp_row = rig.exchange("t:5:sl"), rig.exchange("t:5:tp")
+        assert sl_row["quantity"] == left == run.net()  # the stop sells what is left, no more
+        assert run.index() < plan.trigger, "too slow: the market reached the stop already"
+        assert (sl_row["status"], sl_row["filled_quantity"]) == ("trigger pending", 0)
+        assert (tp_row["status"], tp_row["quantity"], tp_row["pending_quantity"]) == (
+            "open",
+            run.qty,
+            left,
+        )
+        assert sim.exchange.count_orders(tag="t:5:sl") == 1  # modified, not replaced
+        assert stop.alive() and tp.alive()
+        assert tp.executed.size == -taken and "Partial" in rig.statuses(tp)
+        # the stop's Backtrader order: created for the whole position, remsize = working
+        assert (stop.created.size, stop.executed.size, stop.executed.remsize) == (
+            -run.qty,
+            0,
+            -left,
+        )
+        assert rig.broker.getposition(run.data).size == left
+
+        # then the market falls to the stop: it sells the rest, the take-profit is cancelled
+        sim.faults.partial_fill(None)
+        rig.settle(lambda: run.net() <= 0 and not stop.alive() and not tp.alive(), timeout=15)
+        assert run.net() == 0 and min(run.positions) >= 0  # flat, never short
+        fills = {o["tag"]: 0 for o in sim.exchange.orders()}
+        tags = {o["order_id"]: o["tag"] for o in sim.exchange.orders()}
+        for f in sim.exchange.fills():
+            fills[tags[f.order_id]] += f.qty
+        assert fills == {"t:5:entry": run.qty, "t:5:sl": left, "t:5:tp": taken}
+        sl_row, tp_row = rig.exchange("t:5:sl"), rig.exchange("t:5:tp")
+        assert (sl_row["status"], sl_row["filled_quantity"]) == ("complete", left)
+        assert (tp_row["status"], tp_row["filled_quantity"]) == ("cancelled", taken)
+        assert stop.status == stop.Completed and tp.status == tp.Canceled
+        assert (stop.executed.size, stop.executed.remsize) == (-left, 0)
+        assert tp.executed.size == -taken
+        assert rig.broker.getposition(run.data).size == 0
+        assert rig.statuses(stop)[-1] == "Completed" and rig.statuses(tp)[-1] == "Canceled"
+    finally:
+        run.close()
+
+
+@pytest.mark.parametrize("refusal", ["modify_error", "not_modified"])
+def test_oco_leg_that_cannot_be_reduced_is_cancelled(
+    make_sim: Callable[..., Any], refusal: str
+) -> None:
+    # the modify fails (a 5xx, no retry left) or Upstox reports the order "not modified":
+    # the stop would sell the whole position, more than is held: it is cancelled
+    run = OcoRun(make_sim, lots=5, api={"max_unavailable": 0})
+    rig, sim, plan = run.rig, run.sim, run.plan
+    try:
+        stop, tp = run.start()
+        taken = plan.hits * LOT
+        if refusal == "modify_error":
+            sim.faults.order_errors(1)  # the next order call: the stop's modify
+            rig.settle(lambda: rig.exchange("t:5:tp")["filled_quantity"] == taken)
+        else:
+            rig.settle(lambda: rig.exchange("t:5:sl")["quantity"] == run.qty - taken)
+            refused = {**rig.exchange("t:5:sl"), "status": "not modified", "quantity": run.qty}
+            rig.broker.updates.put(refused)
+        soon = plan.trigger - OCO_TICKS_PER_S  # one second before the market reaches the stop
+        rig.settle(lambda: not stop.alive() or run.index() >= soon)
+        sl_row = rig.exchange("t:5:sl")
+        assert (sl_row["status"], sl_row["filled_quantity"]) == ("cancelled", 0)
+        assert stop.status == stop.Canceled and stop.executed.size == 0
+        assert run.index() < plan.trigger, "too slow: the market reached the stop already"
+        assert tp.alive() and tp.executed.size == -taken
+        assert rig.exchange("t:5:tp")["pending_quantity"] == run.qty - taken == run.net()
+        assert rig.broker.getposition(run.data).size == run.qty - taken
+    finally:
+        run.close()

@@ -34,8 +34,16 @@ exchange clock when it has one, else the wall clock): an entry pending longer th
 
 Fills: each update carries the order's cumulative ``filled_quantity`` and
 ``average_price``; the delta is executed at the incremental price
-``(avg * filled - prev_avg * prev_filled) / delta``. OCO: when an order of a one-cancels-
-other group fills, the others are cancelled at Upstox.
+``(avg * filled - prev_avg * prev_filled) / delta``.
+
+OCO (``oco=``; Upstox has none, :mod:`~mixbot.venues.upstox.broker_oco` emulates it): the legs
+(a protective stop and a take-profit of one position) must never sell more than the position
+together. When a leg completes, the others are cancelled at Upstox. When a leg fills PARTLY,
+each other leg is reduced at Upstox (``OrderApi.modify``) to what is still held: at most its
+size minus the group's fills, and never more than the position it closes (0: cancelled). If
+that modify fails, the leg is cancelled when it could otherwise over-sell the position, else
+kept and the error logged. The reduced leg's Backtrader order keeps its created size; its
+``executed.remsize`` follows what Upstox holds.
 
 Cash and value: cash is Upstox's ``equity.available_margin`` (``funds()``, refreshed every
 ``funds_interval`` seconds and after fills); value is ``available_margin + used_margin`` plus
@@ -58,6 +66,7 @@ from typing import Any
 import backtrader as bt
 
 from mixbot.venues.upstox.broker_adopt import BrokerAdoption
+from mixbot.venues.upstox.broker_oco import BrokerOco
 from mixbot.venues.upstox.broker_updates import BrokerUpdates, VenueOrder
 from mixbot.venues.upstox.errors import UpstoxError
 from mixbot.venues.upstox.orders import (
@@ -88,7 +97,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class UpstoxBroker(bt.BrokerBase, BrokerUpdates, BrokerAdoption):  # type: ignore[misc]
+class UpstoxBroker(bt.BrokerBase, BrokerUpdates, BrokerAdoption, BrokerOco):  # type: ignore[misc]
     """Backtrader broker on the Upstox order API (see the module docstring).
 
     Params:
@@ -378,7 +387,7 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates, BrokerAdoption):  # type: ignor
         order.submit(self)
         self.notify(order)
         self.open_orders[order.ref] = order
-        vo = VenueOrder(tag, order, kind, utype, qty, self._now(order.data))
+        vo = VenueOrder(tag, order, kind, utype, qty, self._now(order.data), price, trigger)
         self.by_tag[tag] = vo
         if tag in self.known_tags:
             self._adopt(vo, side, qty, utype, price, trigger)
@@ -471,4 +480,5 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates, BrokerAdoption):  # type: ignor
             self._poll()
         self._drain()
         self._check_stuck()
+        self._oco_retry()
         self._refresh_funds()

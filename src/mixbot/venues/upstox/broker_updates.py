@@ -1,7 +1,8 @@
 """Order-update side of :class:`~mixbot.venues.upstox.broker.UpstoxBroker`: the order-book
 poll, the update queue drain, applying an Upstox order update (fill deltas at the
 incremental price, status changes), executing fills on the position, re-sending a stuck
-exit at MARKET, and the stuck-order check; plus :class:`VenueOrder`.
+exit at MARKET, and the stuck-order check; plus :class:`VenueOrder`. Each fill of a leg of
+a one-cancels-other group is passed on to :mod:`~mixbot.venues.upstox.broker_oco`.
 
 Split out of :mod:`mixbot.venues.upstox.broker` (``UpstoxBroker`` derives from
 :class:`BrokerUpdates`; ``broker`` re-exports :class:`VenueOrder`).
@@ -41,8 +42,10 @@ class VenueOrder:
     order: bt.Order
     kind: str  # "entry", "exit" (MARKET exit) or "protect" (stop / take-profit)
     upstox_type: str
-    qty: int
+    qty: int  # the order's total quantity at Upstox (an OCO reduction lowers it)
     sent_at: float
+    price: float = 0.0  # LIMIT price / SL-M trigger as sent (a modify repeats them)
+    trigger: float = 0.0
     order_id: str | None = None
     filled: int = 0
     avg: float = 0.0
@@ -77,6 +80,8 @@ class BrokerUpdates:
         def getcommissioninfo(self, data: Any) -> Any: ...
         def _finish(self, order: bt.Order, status: str) -> None: ...
         def _cancel_venue(self, vo: VenueOrder, replace: bool = False) -> None: ...
+        def _oco_fill(self, order: bt.Order) -> None: ...
+        def _oco_row(self, vo: VenueOrder, row: Mapping[str, Any]) -> None: ...
         def _place(
             self, vo: VenueOrder, side: str, qty: int, utype: str, price: float, trigger: float
         ) -> None: ...
@@ -134,6 +139,7 @@ class BrokerUpdates:
             px = round_to_tick(px, float(self.p.tick_size), "nearest") if px > 0 else avg
             vo.filled, vo.avg = filled, avg
             self._execute(order, delta, px, row)
+        self._oco_row(vo, row)
         if order.status == order.Submitted and status in ("Accepted", "Partial"):
             order.accept(self)
             self.notify(order)
@@ -199,6 +205,7 @@ class BrokerUpdates:
         log.info(
             "fill %s: %+d @ %.2f (position %s @ %.2f)", row.get("tag"), size, price, psize, pprice
         )
+        self._oco_fill(order)  # the other legs of its OCO group, if any
 
     def _replace(self, vo: VenueOrder) -> None:
         order = vo.order
