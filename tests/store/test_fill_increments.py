@@ -25,6 +25,7 @@ def _order(status: int, size: float, price: float, comm: float) -> Any:
         Partial=bt.Order.Partial,
         Completed=bt.Order.Completed,
         executed=SimpleNamespace(size=size, price=price, comm=comm),
+        created=SimpleNamespace(size=10.0, price=None),
         info={"broker_order_id": "OID-1"},
         isbuy=lambda: True,
         getstatusname=lambda: bt.Order.Status[status],

@@ -12,8 +12,10 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from mixbot.bus.events import Event
 from mixbot.store import models as m
 from mixbot.store.orders import utcnow
+from mixbot.store.outbox import write_events
 
 # Statements built once (building them per bar costs more than executing them).
 _EQUITY_INSERT = insert(m.equity).values(
@@ -54,6 +56,8 @@ class Ledger:
     """What the bot holds and has done: positions, trades, equity, checkpoints."""
 
     engine: Engine
+    bot_id: str
+    mode: str
     _beat: dt.datetime | None = None  # last heartbeat written (UTC)
 
     @property
@@ -63,12 +67,16 @@ class Ledger:
     def _guard(self, fn: Any) -> Any:  # provided by Store
         raise NotImplementedError
 
-    def set_position(self, symbol: str, qty: float, avg_price: float) -> None:
-        """Upsert the bot's position in ``symbol`` (qty in shares; 0 = flat)."""
+    def set_position(
+        self, symbol: str, qty: float, avg_price: float, events: tuple[Event, ...] = ()
+    ) -> None:
+        """Upsert the bot's position in ``symbol`` (qty in shares; 0 = flat); ``events`` (e.g.
+        ``trade_entry``) commit in the same transaction."""
 
         def go() -> None:
             now = utcnow()
             with self.engine.begin() as c:
+                write_events(c, self.bot_id, self.mode, events)
                 done = c.execute(
                     update(m.positions)
                     .where(m.positions.c.bot_pk == self.pk, m.positions.c.symbol == symbol)
@@ -99,8 +107,9 @@ class Ledger:
 
         return self._guard(go)
 
-    def record_trade(self, entry_tag: str, **fields: Any) -> bool:
-        """Commit a closed trade; False when it is already stored (re-processed bar)."""
+    def record_trade(self, entry_tag: str, events: tuple[Event, ...] = (), **fields: Any) -> bool:
+        """Commit a closed trade and its ``events`` (``trade_exit``) in one transaction; False
+        (and nothing written) when it is already stored (re-processed bar)."""
 
         def go() -> bool:
             try:
@@ -108,6 +117,7 @@ class Ledger:
                     c.execute(
                         insert(m.trades).values(bot_pk=self.pk, entry_tag=entry_tag, **fields)
                     )
+                    write_events(c, self.bot_id, self.mode, events)
                 return True
             except IntegrityError:
                 return False
@@ -137,8 +147,10 @@ class Ledger:
         value: float,
         in_market: bool,
         state: dict[str, Any],
+        events: tuple[Event, ...] = (),
     ) -> None:
-        """ONE transaction at the end of a bar: the equity point and the checkpoint."""
+        """ONE transaction at the end of a bar: the equity point, the checkpoint and the bar's
+        ``events`` (e.g. ``daily_summary`` when the bar closed a day)."""
 
         def go() -> None:
             now = utcnow()
@@ -156,6 +168,8 @@ class Ledger:
                 c.execute(_EQUITY_INSERT, params)
                 if not c.execute(_CHECKPOINT_UPDATE, params).rowcount:
                     c.execute(_CHECKPOINT_INSERT, params)
+                if events:
+                    write_events(c, self.bot_id, self.mode, events)
                 if self._beat is None or (now - self._beat).total_seconds() >= 5.0:
                     self._beat = now
                     c.execute(_HEARTBEAT, params)

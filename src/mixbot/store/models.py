@@ -35,6 +35,8 @@ bots = Table(
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Column("last_heartbeat", DateTime, nullable=True),  # added by revision 0002
+    Column("pid", Integer, nullable=True),  # revision 0003: OS process id of the running bot
+    Column("host", String(255), nullable=True),  # revision 0003: host name of that process
     UniqueConstraint("bot_id", "mode", name="uq_bots_bot_mode"),
 )
 
@@ -159,4 +161,48 @@ events = Table(
     Column("data", JSON, nullable=True),
     Column("bar_time", DateTime, nullable=True),
     Column("created_at", DateTime, nullable=False),
+)
+
+# ---------------------------------------------------------------- round two (revision 0003)
+#: The event bus: one ordered table of typed events (``seq`` is the order). A bot writes an
+#: event in the same transaction as the fact it reports where there is one; consumers read
+#: ``seq > cursor`` and advance their own cursor (``consumer_cursors``), so after a crash an
+#: event is neither lost nor delivered twice. ``bot_id``/``mode`` are plain columns (not a
+#: foreign key) so that the supervisor can report on a bot that never registered.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("bot_id", String(64), nullable=False, index=True),
+    Column("mode", String(16), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("key", String(200), nullable=True),  # idempotency key: a fact reported once
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("bot_id", "mode", "key", name="uq_outbox_bot_key"),
+)
+
+consumer_cursors = Table(
+    "consumer_cursors",
+    metadata,
+    Column("consumer", String(128), primary_key=True),
+    Column("last_seq", Integer, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+#: The control channel: commands (stop, pause, resume, panic, force_exit) for a running bot,
+#: which its control thread reads at least every second and acknowledges.
+control_commands = Table(
+    "control_commands",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("bot_id", String(64), nullable=False, index=True),
+    Column("mode", String(16), nullable=False),
+    Column("command", String(16), nullable=False),
+    Column("args", JSON, nullable=True),
+    Column("source", String(32), nullable=False),  # cli | supervisor | web | telegram
+    Column("created_at", DateTime, nullable=False),
+    Column("taken_at", DateTime, nullable=True),
+    Column("done_at", DateTime, nullable=True),
+    Column("result", Text, nullable=True),
 )

@@ -12,21 +12,20 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from mixbot.bus.events import Event
 from mixbot.store import models as m
+from mixbot.store.outbox import utcnow, write_events
 
 #: Order statuses after which an order can change no more.
 FINAL_STATUSES = ("Completed", "Canceled", "Rejected", "Margin", "Expired", "Abandoned")
-
-
-def utcnow() -> dt.datetime:
-    """Current time, naive UTC (the store's convention)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class OrderBook:
     """Order intents, status changes and fills of one bot."""
 
     engine: Engine
+    bot_id: str
+    mode: str
 
     @property
     def pk(self) -> int:  # provided by Store
@@ -80,8 +79,16 @@ class OrderBook:
 
         return self._guard(go)
 
-    def order_status(self, tag: str, status: str, broker_order_id: str | None = None) -> None:
-        """Move an order to ``status`` (Backtrader / broker status name), appending to its history."""
+    def order_status(
+        self,
+        tag: str,
+        status: str,
+        broker_order_id: str | None = None,
+        events: tuple[Event, ...] = (),
+    ) -> None:
+        """Move an order to ``status`` (Backtrader / broker status name), appending to its
+        history; ``events`` (e.g. ``order_rejected``) commit with the change, and only when the
+        status really changed."""
 
         def go() -> None:
             now = utcnow()
@@ -106,6 +113,7 @@ class OrderBook:
                     .where(m.orders.c.bot_pk == self.pk, m.orders.c.tag == tag)
                     .values(**values)
                 )
+                write_events(c, self.bot_id, self.mode, events)
 
         self._guard(go)
 
@@ -119,8 +127,10 @@ class OrderBook:
         price: float,
         commission: float,
         fill_time: dt.datetime | None,
+        events: tuple[Event, ...] = (),
     ) -> bool:
-        """Commit a fill when it arrives and update the order's filled quantity and average price.
+        """Commit a fill when it arrives and update the order's filled quantity and average
+        price; ``events`` (e.g. ``order_partially_filled``) commit with it.
 
         Returns False (and changes nothing) when this (tag, seq) fill is already stored."""
 
@@ -156,6 +166,7 @@ class OrderBook:
                             updated_at=now,
                         )
                     )
+                    write_events(c, self.bot_id, self.mode, events)
                 return True
             except IntegrityError:
                 return False

@@ -17,16 +17,20 @@ next checkpoint is idempotent.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from mixbot.bus.events import Event
 from mixbot.errors import StoreError
 from mixbot.store import models as m
 from mixbot.store.db import _translate, describe, open_engine
 from mixbot.store.ledger import Ledger
 from mixbot.store.orders import FINAL_STATUSES, OrderBook, utcnow
+from mixbot.store.outbox import write_events
 
 __all__ = ["FINAL_STATUSES", "Store", "utcnow"]
 
@@ -135,6 +139,12 @@ class Store(OrderBook, Ledger):
                     ):
                         c.execute(delete(t).where(t.c.bot_pk == row["id"]))
                     c.execute(delete(m.bots).where(m.bots.c.id == row["id"]))
+                    # a new session re-uses tags, so the old events' idempotency keys must go
+                    c.execute(
+                        delete(m.outbox).where(
+                            m.outbox.c.bot_id == self.bot_id, m.outbox.c.mode == self.mode
+                        )
+                    )
                     row = None
                 if row is None:
                     key = c.execute(
@@ -146,6 +156,8 @@ class Store(OrderBook, Ledger):
                             status="running",
                             created_at=now,
                             updated_at=now,
+                            pid=os.getpid(),
+                            host=socket.gethostname(),
                         )
                     ).inserted_primary_key
                     assert key is not None
@@ -156,7 +168,12 @@ class Store(OrderBook, Ledger):
                 c.execute(
                     update(m.bots)
                     .where(m.bots.c.id == row["id"])
-                    .values(status="running", updated_at=now)
+                    .values(
+                        status="running",
+                        updated_at=now,
+                        pid=os.getpid(),
+                        host=socket.gethostname(),
+                    )
                 )
                 return {
                     "resumed": True,
@@ -166,8 +183,11 @@ class Store(OrderBook, Ledger):
 
         return self._guard(go)
 
-    def set_status(self, status: str, feed_state: str | None = None) -> None:
-        """Record the bot's status (running/finished/stopped/error/halted) and feed state."""
+    def set_status(
+        self, status: str, feed_state: str | None = None, events: tuple[Event, ...] = ()
+    ) -> None:
+        """Record the bot's status (running/paused/finished/stopped/error/halted) and feed
+        state; ``events`` (``halted``, ``bot_stopped``) commit with it."""
         values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
         if feed_state is not None:
             values["feed_state"] = feed_state
@@ -175,17 +195,40 @@ class Store(OrderBook, Ledger):
         def go() -> None:
             with self.engine.begin() as c:
                 c.execute(update(m.bots).where(m.bots.c.id == self.pk).values(**values))
+                write_events(c, self.bot_id, self.mode, events)
 
         self._guard(go)
 
-    def set_feed_state(self, feed_state: str) -> None:
-        """Record the feed's state (CONNECTED, LIVE, DISCONNECTED, ...)."""
+    def set_feed_state(self, feed_state: str, events: tuple[Event, ...] = ()) -> None:
+        """Record the feed's state (CONNECTED, LIVE, DISCONNECTED, ...); ``events`` (a
+        ``feed_state`` event when it changed) commit with it."""
 
         def go() -> None:
             with self.engine.begin() as c:
                 c.execute(
                     update(m.bots).where(m.bots.c.id == self.pk).values(feed_state=feed_state)
                 )
+                write_events(c, self.bot_id, self.mode, events)
+
+        self._guard(go)
+
+    def heartbeat(self) -> None:
+        """Record that the bot process is alive now (its control thread calls this)."""
+
+        def go() -> None:
+            with self.engine.begin() as c:
+                c.execute(
+                    update(m.bots).where(m.bots.c.id == self.pk).values(last_heartbeat=utcnow())
+                )
+
+        self._guard(go)
+
+    def emit(self, events: tuple[Event, ...]) -> None:
+        """Write events that report no other stored fact (``bot_started``, ``error``, ...)."""
+
+        def go() -> None:
+            with self.engine.begin() as c:
+                write_events(c, self.bot_id, self.mode, events)
 
         self._guard(go)
 
@@ -207,11 +250,14 @@ class Store(OrderBook, Ledger):
         message: str,
         data: dict[str, Any] | None = None,
         bar_time: dt.datetime | None = None,
+        events: tuple[Event, ...] = (),
     ) -> None:
-        """Append one audit-trail event (order sent, entry refused, halt, restart, reconciliation...)."""
+        """Append one audit-trail event (order sent, entry refused, halt, restart,
+        reconciliation...); bus ``events`` about the same fact commit with it."""
 
         def go() -> None:
             with self.engine.begin() as c:
+                write_events(c, self.bot_id, self.mode, events)
                 c.execute(
                     insert(m.events).values(
                         bot_pk=self.pk,

@@ -190,7 +190,7 @@ class CustomStrategy(bt.Strategy):
                 self.rt.risk.halt(msg)
                 self.log.warning("HALT: %s", msg)
                 self._event("halt", reason=msg)
-                self.persist.event("halt", msg, self._bar_time())
+                self.persist.halt(msg, self._bar_time())
                 self.env.runstop()
 
     def _on_bar(self) -> None:
@@ -217,7 +217,7 @@ class CustomStrategy(bt.Strategy):
             self.log.warning("HALT: %s; squaring off and taking no new entries", msg)
             self._event("halt", reason=msg)
             if self.persist is not None:
-                self.persist.event("halt", msg, self._bar_time())
+                self.persist.halt(msg, self._bar_time())
             if pos:
                 self._exit("halt")
             return
@@ -324,7 +324,7 @@ class CustomStrategy(bt.Strategy):
             bar_time=j.ist(self._bar_time()),
         )
         if self.persist is not None:
-            self.persist.on_order(order, self.order_tag.get(order.ref), self._bar_time())
+            self.persist.on_order(order, self.order_tag.get(order.ref), self._bar_time(), role)
         if pending:
             return
         if order.status == order.Completed:
@@ -378,7 +378,12 @@ class CustomStrategy(bt.Strategy):
             "tag": self.order_tag.get(order.ref),
         }
         if self.persist is not None:
-            self.persist.on_position(self.position.size, self.position.price)
+            self.persist.on_position(
+                self.position.size,
+                self.position.price,
+                entry_tag=self.order_tag.get(order.ref) or self._tag(self.signal_bar, "entry"),
+                when=when,
+            )
         self.log.info(
             "ENTRY filled: BUY %s @ %.2f (charges %.2f INR)", size, price, order.executed.comm
         )
@@ -464,4 +469,4 @@ class CustomStrategy(bt.Strategy):
         name = data._getstatusname(status)
         self.log.info("feed %s: %s", data._name or "data0", name)
         if self.persist is not None:
-            self.persist.store.set_feed_state(name)
+            self.persist.feed_state(name)

@@ -17,6 +17,7 @@ from typing import Any
 
 import backtrader as bt
 
+from mixbot.bus.events import FEED_STATES, Event, make
 from mixbot.risk.manager import DayCounters
 from mixbot.store.orders import FINAL_STATUSES
 from mixbot.strategy.mixin import PositionState
@@ -49,14 +50,25 @@ def _crash_point() -> tuple[int, str, bool] | None:
 class Persistence:
     """Hooks the :class:`~mixbot.strategy.custom.CustomStrategy` calls when a store is configured.
 
+    It also writes the bus events of the facts it stores, in the same transaction
+    (:mod:`mixbot.bus.events`): ``trade_entry``, ``trade_exit``, ``order_rejected``,
+    ``order_partially_filled``, ``halted``, ``feed_state`` and ``daily_summary`` (when a bar
+    of a new market day is checkpointed, or the session ends, for the day that closed).
+
     Args:
         store: the bot's :class:`~mixbot.store.repository.Store`.
         symbol: the traded symbol (positions and orders rows).
+        tz: the market's time zone (IANA), whose dates the daily summary uses.
     """
 
-    def __init__(self, store: Any, symbol: str) -> None:
+    def __init__(self, store: Any, symbol: str, tz: str = "Asia/Kolkata") -> None:
+        from zoneinfo import ZoneInfo
+
         self.store = store
         self.symbol = symbol
+        self.tz = ZoneInfo(tz)
+        self._day: dt.date | None = None  # market date of the last checkpointed bar
+        self._feed_state: str | None = None
         self._filled: dict[str, tuple[float, float, float, int]] = {}  # tag -> stored fills
         self._last_beat = 0.0
         self._last_halt_check = time.monotonic()
@@ -107,7 +119,9 @@ class Persistence:
             )
         return fresh
 
-    def on_order(self, order: bt.Order, tag: str | None, bar_time: dt.datetime) -> None:
+    def on_order(
+        self, order: bt.Order, tag: str | None, bar_time: dt.datetime, role: str = "?"
+    ) -> None:
         """Record a status change; commit the new part of a Partial/Completed fill.
 
         Backtrader's ``order.executed`` is CUMULATIVE (size, average price, commission); the
@@ -118,7 +132,21 @@ class Persistence:
         """
         if tag is None:
             return
-        self.store.order_status(tag, order.getstatusname(), order.info.get("broker_order_id"))
+        status = order.getstatusname()
+        rejected: tuple[Event, ...] = ()
+        if order.status in (bt.Order.Rejected, bt.Order.Margin):
+            rejected = (
+                make(
+                    "order_rejected",
+                    key=f"order_rejected:{tag}",
+                    tag=tag,
+                    status=status,
+                    role=role,
+                    side="BUY" if order.isbuy() else "SELL",
+                    qty=abs(float(order.created.size)),
+                ),
+            )
+        self.store.order_status(tag, status, order.info.get("broker_order_id"), events=rejected)
         if order.status not in (order.Partial, order.Completed) or not order.executed.size:
             return
         done = self._filled.get(tag)
@@ -132,6 +160,19 @@ class Persistence:
         if delta <= 1e-9:
             return
         price = float(order.executed.price) if not qty0 else (notional - notional0) / delta
+        partial: tuple[Event, ...] = ()
+        if order.status == bt.Order.Partial:
+            partial = (
+                make(
+                    "order_partially_filled",
+                    key=f"order_partially_filled:{tag}:{seq0 + 1}",
+                    tag=tag,
+                    role=role,
+                    filled_qty=qty,
+                    remaining_qty=abs(float(order.created.size)) - qty,
+                    price=float(order.executed.price),
+                ),
+            )
         self.store.record_fill(
             tag,
             seq0 + 1,
@@ -140,18 +181,53 @@ class Persistence:
             price=price,
             commission=comm - comm0,
             fill_time=bar_time,
+            events=partial,
         )
         self._filled[tag] = (qty, notional, comm, seq0 + 1)
         self.maybe_crash("fill")
 
-    def on_position(self, size: float, price: float) -> None:
-        """Upsert the current position (shares, average price INR)."""
-        self.store.set_position(self.symbol, float(size), float(price))
+    def on_position(
+        self, size: float, price: float, entry_tag: str | None = None, when: Any = None
+    ) -> None:
+        """Upsert the current position (shares, average price INR). With ``entry_tag`` (an
+        entry filled) the ``trade_entry`` event commits with it."""
+        events: tuple[Event, ...] = ()
+        if entry_tag is not None:
+            events = (
+                make(
+                    "trade_entry",
+                    key=f"trade_entry:{entry_tag}",
+                    symbol=self.symbol,
+                    side="long" if size > 0 else "short",
+                    qty=abs(float(size)),
+                    price=float(price),
+                    tag=entry_tag,
+                    bar_time=when,
+                ),
+            )
+        self.store.set_position(self.symbol, float(size), float(price), events=events)
 
     def on_trade(self, entry_tag: str, rec: Any) -> None:
-        """Commit a closed trade (idempotent on the entry's tag)."""
+        """Commit a closed trade and its ``trade_exit`` event (idempotent on the entry's tag)."""
+        exit_event = make(
+            "trade_exit",
+            key=f"trade_exit:{entry_tag}",
+            symbol=self.symbol,
+            side=rec.side,
+            qty=float(rec.size),
+            entry_price=rec.entry_price,
+            exit_price=rec.exit_price,
+            pnl_gross=rec.pnl_gross,
+            charges=rec.charges,
+            pnl_net=rec.pnl_net,
+            reason=rec.exit_reason,
+            tag=entry_tag,
+            entry_time=rec.entry_time,
+            exit_time=rec.exit_time,
+        )
         self.store.record_trade(
             entry_tag,
+            (exit_event,),
             symbol=self.symbol,
             side=rec.side,
             qty=float(rec.size),
@@ -172,6 +248,43 @@ class Persistence:
         """Append an audit event."""
         self.store.event(kind, message, data or None, bar_time)
 
+    def halt(self, reason: str, bar_time: dt.datetime | None = None) -> None:
+        """Audit a halt and emit its ``halted`` event, one transaction."""
+        self.store.event("halt", reason, None, bar_time, events=(make("halted", reason=reason),))
+
+    def feed_state(self, state: str) -> None:
+        """Record the feed's state; a change among LIVE/DELAYED/CONNBROKEN/DISCONNECTED is a
+        ``feed_state`` event."""
+        events: tuple[Event, ...] = ()
+        if state in FEED_STATES and state != self._feed_state:
+            events = (make("feed_state", state=state, previous=self._feed_state),)
+        self._feed_state = state
+        self.store.set_feed_state(state, events=events)
+
+    def _day_of(self, bar_time: dt.datetime) -> dt.date:
+        return bar_time.replace(tzinfo=dt.UTC).astimezone(self.tz).date()
+
+    def daily_summary(self, day: dt.date) -> Event:
+        """The ``daily_summary`` event of market date ``day``: trades closed that day, their
+        net PnL (INR), wins, and the last equity value."""
+        trades = [
+            t for t in self.store.trades() if t["exit_time"] and self._day_of(t["exit_time"]) == day
+        ]
+        pnl = sum(t["pnl_net"] for t in trades)
+        return make(
+            "daily_summary",
+            key=f"daily_summary:{day.isoformat()}",
+            day=day.isoformat(),
+            trades=len(trades),
+            wins=sum(1 for t in trades if t["pnl_net"] > 0),
+            realized_pnl=round(pnl, 2),
+        )
+
+    def finish(self) -> None:
+        """The session ended (feed finished): the last day's ``daily_summary``."""
+        if self._day is not None:
+            self.store.emit((self.daily_summary(self._day),))
+
     # ----------------------------------------------------------------- checkpoints
     def checkpoint(self, s: Any, bar_index: int, bar_time: dt.datetime) -> None:
         """End of bar: equity point + checkpoint of broker, strategy and risk state, one transaction."""
@@ -179,6 +292,11 @@ class Persistence:
         pos = s.position
         self.bar = bar_index
         self.maybe_crash("checkpoint")
+        day = self._day_of(bar_time)
+        events: tuple[Event, ...] = ()
+        if self._day is not None and day != self._day:
+            events = (self.daily_summary(self._day),)
+        self._day = day
         self.store.checkpoint(
             bar_index,
             bar_time,
@@ -186,13 +304,14 @@ class Persistence:
             float(broker.getvalue()),
             pos.size != 0,
             snapshot(s),
+            events,
         )
         self.maybe_crash("after")
         self.bar = bar_index + 1  # fills notified before the next bar's next() belong to it
         now = time.monotonic()
         if now - self._last_beat > 5.0:
             self._last_beat = now
-            self.store.set_feed_state(getattr(s.data, "state_name", "HISTORICAL"))
+            self.feed_state(getattr(s.data, "state_name", "HISTORICAL"))
 
     def halt_requested(self, every_s: float = 2.0) -> bool:
         """True when the store says this bot is ``halted`` from outside (``mixbot panic``, the
@@ -210,6 +329,7 @@ class Persistence:
         """Put the broker, strategy and risk manager back into the checkpoint's state."""
         restore(s, checkpoint)
         self.bar = checkpoint["bar_index"] + 1
+        self._day = self._day_of(checkpoint["bar_time"])
         self.store.event(
             "restart",
             f"resumed after bar {checkpoint['bar_index']}",
@@ -285,6 +405,7 @@ class Persistence:
             s.signal_bar = entry_bar  # its protective orders' tags carry the entry's bar
             s.rt.risk.on_entry()
         self.bar = checkpoint["bar_index"] + 1
+        self._day = self._day_of(checkpoint["bar_time"])
         if adopts:
             s.broker.sync()
             for tag, outcome in getattr(s.broker, "adopted", []):
