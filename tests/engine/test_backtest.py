@@ -82,7 +82,7 @@ def test_daily_backtest_bookkeeping_metrics_and_reports(data_dir: Path, in_tmp: 
     assert files["equity_png"].read_bytes()[:4] == b"\x89PNG"
     metrics = json.loads(files["metrics"].read_text())
     assert json.dumps(metrics)
-    lines = (in_tmp / "logs/json/trades.json").read_text().splitlines()
+    lines = (in_tmp / "logs/0001/json/trades.json").read_text().splitlines()
     assert len(lines) == len(res.trades)
     rec = json.loads(lines[0])
     assert rec["exit_reason"] == res.trades[0].exit_reason
@@ -166,7 +166,7 @@ def test_drawdown_halt(data_dir: Path, in_tmp: Path, limit: float, in_position: 
     assert res.open_position == 0
     refused = [k for k in res.refusals if k.startswith("bot halted")]
     assert refused and res.refusals[refused[0]] > 0
-    log = (in_tmp / "logs/live/trading_bot_0003.log").read_text()
+    log = (in_tmp / "logs/0003/bot.log").read_text()
     assert "HALT: max_drawdown_pct" in log
     assert "entry refused" in log and "bot halted" in log
 
@@ -216,7 +216,7 @@ def test_orders_never_leave_a_short_position(data_dir: Path, in_tmp: Path) -> No
     )
     held = 0
     roles: dict[str, int] = {}
-    for line in (in_tmp / "logs/json/orders.json").read_text().splitlines():
+    for line in (in_tmp / "logs/0003/json/orders.json").read_text().splitlines():
         rec = json.loads(line)
         if rec["status"] == "Completed":
             held += rec["size"]

@@ -1,4 +1,5 @@
-"""Backtest reports: equity-curve PNG (matplotlib, Agg backend), trades CSV, metrics JSON.
+"""Backtest reports: equity-curve PNG (matplotlib, Agg backend) and metrics JSON (the trades
+CSV is written by :func:`mixbot.service.trades.write_trades_csv`).
 
 Backtrader's own ``cerebro.plot()`` forces the TkAgg backend and fails on a headless
 machine, so the plot is drawn here with matplotlib's Agg backend directly.
@@ -6,31 +7,12 @@ machine, so the plot is drawn here with matplotlib's Agg backend directly.
 
 from __future__ import annotations
 
-import csv
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
-from mixbot.backtest.metrics import Metrics, TradeRecord
-
-
-def write_trades_csv(trades: list[TradeRecord], path: Path, tz: str = "Asia/Kolkata") -> Path:
-    """Write one row per closed trade (times in ``tz``, prices and PnL in INR)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fields = list(TradeRecord.__dataclass_fields__)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields)
-        w.writeheader()
-        for t in trades:
-            row = asdict(t)
-            for k in ("entry_time", "exit_time"):
-                row[k] = pd.Timestamp(row[k]).tz_localize("UTC").tz_convert(tz).isoformat()
-            for k in ("entry_price", "exit_price", "pnl_gross", "charges", "pnl_net"):
-                row[k] = f"{row[k]:.2f}"
-            w.writerow(row)
-    return path
+from mixbot.backtest.metrics import Metrics
 
 
 def write_equity_png(

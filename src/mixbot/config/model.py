@@ -218,7 +218,7 @@ def build(effective: dict[str, Any], source_file: Path) -> BotConfig:
             lg["level"],
             bool(lg["save_trades"]),
             bool(lg["save_equity_curve"]),
-            Path(lg.get("log_file") or f"logs/live/trading_bot_{bot_id}.log"),
+            Path(lg.get("log_file") or f"logs/{bot_id}/bot.log"),
         ),
         database_url=effective["database"].get("url"),
         notifications=effective.get("notifications", {}),

@@ -139,11 +139,13 @@ def run_backtest(
 
 def write_report(cfg: BotConfig, result: RunResult, report_dir: Path) -> dict[str, Path]:
     """Write the report files of a run into ``report_dir``."""
-    from mixbot.backtest.report import write_equity_png, write_metrics_json, write_trades_csv
+    from mixbot.backtest.report import write_equity_png, write_metrics_json
+    from mixbot.service.trades import rows_from_records, write_trades_csv
 
     tz = cfg.market.timezone
+    rows = rows_from_records(cfg.bot_id, cfg.data.symbol, result.trades, tz)
     files = {
-        "trades": write_trades_csv(result.trades, report_dir / "trades.csv", tz),
+        "trades": write_trades_csv(rows, report_dir / "trades.csv"),
         "metrics": write_metrics_json(
             result.metrics,
             report_dir / "metrics.json",

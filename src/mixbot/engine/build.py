@@ -288,7 +288,7 @@ def build(
         cfg.logging.level,
         cfg.logging.save_trades,
         cfg.market.timezone,
-        root=Path(logs_root or "logs"),
+        root=Path(logs_root) if logs_root else Path("logs") / cfg.bot_id,
         console_level=console_level,
     )
     journal.log.info("bot %s starting in %s mode: %s", cfg.bot_id, mode, cfg.description)

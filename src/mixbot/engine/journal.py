@@ -1,4 +1,5 @@
-"""Per-bot logs: the main log, ``logs/json/trades.json``, ``logs/json/orders.json``, ``logs/errors.log``.
+"""Per-bot logs under ``logs/<bot_id>/``: the main log, ``json/trades.json``, ``json/orders.json``,
+``errors.log`` (no file is written by two bot processes).
 
 Timestamps in every file are IST (the market time zone) ISO-8601 with offset; JSON files
 hold one record per line (JSON lines). Secrets never reach these files: the config is

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 from pathlib import Path
 from typing import Any
 
+from mixbot.bus.events import make
 from mixbot.config.model import BotConfig
 from mixbot.engine.backtest import RunResult, collect
 from mixbot.engine.build import Built, build
+from mixbot.engine.control import Controls, ControlThread
 
 
 def config_hash(cfg: BotConfig) -> str:
@@ -22,7 +25,13 @@ def config_hash(cfg: BotConfig) -> str:
 
 class Bot:
     """One bot process: build it, :meth:`run` it, ask :meth:`get_status` from any thread,
-    :meth:`stop` it gracefully (also on SIGINT/SIGTERM when run in the main thread)."""
+    :meth:`stop` it gracefully (also on SIGINT/SIGTERM when run in the main thread).
+
+    With a store, the bot holds its OS lock for the whole run (a second process of the same
+    bot refuses to start: :class:`~mixbot.service.locks.BotAlreadyRunning`), runs a control
+    thread (commands, heartbeat: :mod:`mixbot.engine.control`) and emits ``bot_started``,
+    ``status``, ``bot_stopped`` and ``error`` events.
+    """
 
     def __init__(
         self,
@@ -33,11 +42,11 @@ class Bot:
         fresh: bool = False,
         database_url: str | None = None,
     ) -> None:
-        from mixbot.engine.build import UPSTOX_BROKERS
+        from mixbot.service.configs import store_mode
 
         self.cfg = cfg
         # real Upstox orders: never share the paper store (data/mixbot_live.sqlite by default)
-        self.mode = "live" if mode == "paper" and cfg.broker.type in UPSTOX_BROKERS else mode
+        self.mode = store_mode(cfg) if mode == "paper" else mode
         self.console_level = console_level
         self.use_store = store
         self.fresh = fresh
@@ -46,64 +55,125 @@ class Bot:
         self.built: Built | None = None
         self.result: RunResult | None = None
         self.state = "created"
+        self.controls = Controls()
         self._stop = threading.Event()
+        self._lock: Any = None
+        self._control: ControlThread | None = None
+        self._persist: Any = None
 
     def run(self, progress: Any = None) -> RunResult:
-        """Run until the feed ends or :meth:`stop`; returns the run's results."""
-        persist, checkpoint = self._open_store()
-        self.built = build(
-            self.cfg,
-            self.mode,
-            console_level=self.console_level,
-            progress=progress,
-            persist=persist,
-            checkpoint=checkpoint,
-        )
+        """Run until the feed ends or :meth:`stop`; returns the run's results.
+
+        Raises:
+            BotAlreadyRunning: another process runs this bot.
+            StoreError: the store is unusable or the config changed since the stored session.
+        """
+        try:
+            persist, checkpoint = self._open_store()
+            self._persist = persist
+            self.built = build(
+                self.cfg,
+                self.mode,
+                console_level=self.console_level,
+                progress=progress,
+                persist=persist,
+                checkpoint=checkpoint,
+            )
+        except BaseException as exc:
+            self._report_error(exc)
+            self._release()
+            raise
+        self.built.runtime.controls = self.controls
         log = self.built.runtime.journal.log
         old: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 old[sig] = signal.signal(sig, lambda *_: self.stop())
         self.state = "running"
+        self._start_control(log)
         try:
             self.built.cerebro.run()
             self.state = "stopped" if self._stop.is_set() else "finished"
+            self.result = collect(self.built, self.store)
             if self.store is not None:
                 halted = self.built.runtime.risk.state.halted
-                self.store.set_status("halted" if halted else self.state)
-            self.result = collect(self.built, self.store)
+                final = "halted" if halted else self.state
+                if self.state == "finished":
+                    persist.finish()
+                self.store.set_status(
+                    final, events=(make("bot_stopped", status=final, pid=os.getpid()),)
+                )
             status = self.get_status()
             log.info("final status: %s", json.dumps(status, default=str))
             self._write_status(status)
             return self.result
-        except Exception:
+        except Exception as exc:
             self.state = "error"
-            if self.store is not None:
-                try:
-                    self.store.set_status("error")
-                except Exception:  # the store may be what failed
-                    pass
+            self._report_error(exc)
             log.exception("bot %s crashed", self.cfg.bot_id)
             raise
         finally:
             for sig, handler in old.items():
                 signal.signal(sig, handler)
             self.built.runtime.journal.close()
+            self._release()
+
+    def _report_error(self, exc: BaseException) -> None:
+        """Store status ``error`` and an ``error`` event (best effort: the store may be what
+        failed)."""
+        if self.store is None or isinstance(exc, KeyboardInterrupt):
+            return
+        try:
+            self.store.set_status(
+                "error",
+                events=(make("error", message=f"{type(exc).__name__}: {exc}", pid=os.getpid()),),
+            )
+        except Exception:
+            pass
+
+    def _start_control(self, log: Any) -> None:
+        if self.store is None:
+            return
+        from mixbot.service.locks import doorbell
+
+        self._control = ControlThread(
+            self.store,
+            self.controls,
+            self.stop,
+            doorbell(self.store.url, self.cfg.bot_id, self.mode),
+            log,
+        )
+        self._control.start()
+
+    def _release(self) -> None:
+        if self._control is not None:
+            self._control.quit()
+            self._control.join(timeout=2.0)
+            self._control = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _open_store(self) -> tuple[Any, dict[str, Any] | None]:
-        """Open the store, register the bot and load its checkpoint (None when starting fresh).
+        """Take the bot's lock, open the store, register the bot and load its checkpoint
+        (None when starting fresh).
 
         Raises:
+            BotAlreadyRunning: another process holds the bot's lock.
             StoreError: database unusable, or the config changed since the stored session.
         """
         if not self.use_store:
             return None, None
         from mixbot.errors import StoreError
+        from mixbot.service.locks import BotLock
+        from mixbot.store.control import ControlChannel
         from mixbot.store.db import describe, resolve_url
         from mixbot.store.repository import Store
         from mixbot.strategy.persistence import Persistence
 
         url = self.database_url or resolve_url(self.cfg.database_url, self.mode)
+        self._lock = BotLock(url, self.cfg.bot_id, self.mode)
+        self._lock.acquire()
         self.store = Store(url, self.cfg.bot_id, self.mode)
         info = self.store.register(
             config_hash(self.cfg), str(self.cfg.source_file), fresh=self.fresh
@@ -114,14 +184,24 @@ class Bot:
                 "a different config; resume with the same config, or start a new session with "
                 "`mixbot run --fresh` (erases this bot's stored rows)"
             )
+        ControlChannel(self.store.engine, self.cfg.bot_id, self.mode, url).discard_pending()
         checkpoint = self.store.load_checkpoint() if info["resumed"] else None
+        started = make(
+            "bot_started",
+            pid=os.getpid(),
+            resumed=bool(info["resumed"]),
+            checkpoint_bar=checkpoint["bar_index"] if checkpoint else None,
+        )
         if info["resumed"]:
             at = checkpoint["bar_index"] if checkpoint else "none"
             self.store.event(
                 "restart",
                 f"bot restarted (previous status {info.get('previous_status')}), checkpoint at bar {at}",
+                events=(started,),
             )
-        return Persistence(self.store, self.cfg.data.symbol), checkpoint
+        else:
+            self.store.emit((started,))
+        return Persistence(self.store, self.cfg.data.symbol, self.cfg.market.timezone), checkpoint
 
     def stop(self) -> None:
         """Ask the engine to stop after the current bar (safe from any thread / signal handler)."""
@@ -133,78 +213,81 @@ class Bot:
                 self.built.feed._stop_event.set()
 
     def _write_status(self, status: dict[str, Any]) -> None:
-        path = Path("logs") / "status" / f"{self.cfg.bot_id}.json"
+        path = Path("logs") / self.cfg.bot_id / "status.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(status, indent=2, default=str), encoding="utf-8")
 
     def get_status(self) -> dict[str, Any]:
-        """A snapshot: feed status, data points, cash, value, positions, open orders,
-        last bar time (IST), active halts, today's counters. Money in INR.
-
-        With a store, the stored view (what ``mixbot status`` shows: the whole session across
-        restarts) is included under ``"store"``.
-        """
-        status = self._live_status()
+        """The bot's :class:`~mixbot.service.status.BotStatus` as a dict (the same model as
+        ``mixbot status``): from the store when there is one, else from the engine. Money in
+        INR, times in the market's time zone."""
         if self.store is not None:
-            from mixbot.engine.store_commands import status_dict
+            from mixbot.service.status import from_store
 
             try:
-                status["store"] = status_dict(self.cfg, self.store)
+                holder = os.getpid() if self._lock is not None else None
+                return from_store(self.cfg, self.store, holder).to_dict()
             except Exception as exc:  # status must answer even when the database is unwell
-                status["store"] = {"error": str(exc)}
-        return status
+                return {"bot_id": self.cfg.bot_id, "status": self.state, "error": str(exc)}
+        return engine_status(self).to_dict()
 
-    def _live_status(self) -> dict[str, Any]:
-        b = self.built
-        if b is None:
-            return {"bot_id": self.cfg.bot_id, "mode": self.mode, "state": self.state}
-        rt = b.runtime
-        strat = rt.strategy
-        broker = b.cerebro.broker
-        feed = b.feed
-        positions = []
-        open_orders = []
-        last_bar = None
-        if strat is not None:
-            for d in strat.datas:
-                p = strat.getposition(d)
-                if p.size:
-                    positions.append(
-                        {"symbol": d._name, "size": p.size, "avg_price": round(p.price, 2)}
-                    )
-            for o in list(getattr(broker, "pending", [])) + list(getattr(broker, "orders", [])):
-                if hasattr(o, "alive") and o.alive():
-                    open_orders.append(
-                        {
-                            "ref": o.ref,
-                            "side": "BUY" if o.isbuy() else "SELL",
-                            "type": o.getordername(),
-                            "size": o.created.size,
-                            "price": o.created.price,
-                            "role": strat.order_reason.get(o.ref, "?"),
-                        }
-                    )
-            if len(strat.data):
-                last_bar = rt.journal.ist(strat.data.datetime.datetime(0))
-        seen = set()
-        open_orders = [o for o in open_orders if not (o["ref"] in seen or seen.add(o["ref"]))]  # type: ignore[func-returns-value]
-        risk = rt.risk.state
-        return {
-            "bot_id": self.cfg.bot_id,
-            "mode": self.mode,
-            "state": self.state,
-            "feed_status": getattr(feed, "state_name", "HISTORICAL"),
-            "data_points": len(strat.data) if strat is not None else 0,
-            "cash": round(broker.getcash(), 2),
-            "value": round(broker.getvalue(), 2),
-            "positions": positions,
-            "open_orders": open_orders,
-            "last_bar_time": last_bar,
-            "halts": [risk.halt_reason] if risk.halted else [],
-            "today": {
-                "date": str(risk.today.day),
-                "entries": risk.today.entries,
-                "realized_pnl": round(risk.today.realized_pnl, 2),
-            },
-            "trades_closed": len(rt.trades),
-        }
+
+def engine_status(bot: Bot) -> Any:
+    """A :class:`~mixbot.service.status.BotStatus` read from the running engine (no store)."""
+    from mixbot.service.status import BotStatus
+
+    st = BotStatus(
+        bot_id=bot.cfg.bot_id,
+        mode=bot.mode,
+        config_file=str(bot.cfg.source_file),
+        status=bot.state,
+        running=bot.state == "running",
+        pid=os.getpid(),
+        initial_balance=bot.cfg.broker.initial_balance,
+    )
+    b = bot.built
+    if b is None:
+        return st
+    rt = b.runtime
+    strat = rt.strategy
+    broker = b.cerebro.broker
+    st.feed_state = getattr(b.feed, "state_name", "HISTORICAL")
+    st.cash = round(broker.getcash(), 2)
+    st.value = round(broker.getvalue(), 2)
+    if strat is not None:
+        for d in strat.datas:
+            p = strat.getposition(d)
+            if p.size:
+                st.positions.append(
+                    {"symbol": d._name, "qty": p.size, "avg_price": round(p.price, 2)}
+                )
+        seen: set[int] = set()
+        for o in list(getattr(broker, "pending", [])) + list(getattr(broker, "orders", [])):
+            if hasattr(o, "alive") and o.alive() and o.ref not in seen:
+                seen.add(o.ref)
+                st.open_orders.append(
+                    {
+                        "tag": strat.order_tag.get(o.ref),
+                        "role": strat.order_reason.get(o.ref, "?"),
+                        "side": "BUY" if o.isbuy() else "SELL",
+                        "type": o.getordername(),
+                        "qty": o.created.size,
+                        "price": o.created.price,
+                        "status": o.getstatusname(),
+                    }
+                )
+        if len(strat.data):
+            st.last_bar_processed = {
+                "index": strat.window.abs_index,
+                "time": rt.journal.ist(strat.data.datetime.datetime(0)),
+            }
+    risk = rt.risk.state
+    st.halts = [risk.halt_reason] if risk.halted else []
+    st.today = {
+        "date": str(risk.today.day),
+        "entries": risk.today.entries,
+        "realized_pnl": round(risk.today.realized_pnl, 2),
+    }
+    st.trades_closed = len(rt.trades)
+    st.realized_pnl_total = round(sum(t.pnl_net for t in rt.trades), 2)
+    return st

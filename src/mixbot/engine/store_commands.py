@@ -1,224 +1,175 @@
-"""CLI sub-commands that read the store: ``mixbot status`` and ``mixbot trades``.
+"""CLI adapters over the service layer that read the store or command a bot:
+``mixbot status``, ``mixbot trades``, ``mixbot stop / pause / resume / force-exit``.
 
-They work whether the bot is running, stopped, finished or was killed: everything comes
-from the database (the same data the running bot's ``get_status()`` reports).
+They work whether a bot is running, stopped, finished or was killed: everything comes from
+the database (:class:`~mixbot.service.bots.BotService`). Several configs, folders or
+``--all`` (``config/trading/``) may be given.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import datetime as dt
 import json
 import sys
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-STALE_AFTER = dt.timedelta(minutes=2)
-
-
-def _load_for_reading(path: str) -> Any:
-    """The config, validated, except that its data file and secrets need not be present:
-    reading the store needs neither (the data folder may have moved, the token expired).
-
-    Raises:
-        ConfigError: any other problem, listed as ``mixbot validate`` lists them.
-    """
-    from mixbot.config.model import build
-    from mixbot.config.validate import validate_file
-    from mixbot.errors import ConfigError
-
-    report = validate_file(path)
-    blocking = [
-        p
-        for p in report.errors
-        if not (p.path.startswith("$.data.path") or "environment variable" in p.message)
-    ]
-    if blocking or report.effective is None:
-        lines = "\n".join(p.render() for p in blocking or report.errors)
-        raise ConfigError(f"{path}: invalid config ({len(blocking)} error(s)):\n{lines}")
-    return build(report.effective, Path(path))
+from mixbot.service.configs import DEFAULT_FOLDER
 
 
-def _open(args: argparse.Namespace) -> tuple[Any, Any]:
-    from mixbot.store.db import resolve_url
-    from mixbot.store.repository import Store
+def _service(args: argparse.Namespace) -> Any:
+    from mixbot.service.bots import BotService
 
-    cfg = _load_for_reading(args.config)
-    mode = args.mode or ("live" if cfg.broker.type in ("upstox", "upstox_sandbox") else "paper")
-    url = resolve_url(cfg.database_url, mode)
-    store = Store(url, cfg.bot_id, mode, create=False)
-    store.pk  # noqa: B018 - raises a clear StoreError when the bot never ran here
-    return cfg, store
+    return BotService()
 
 
-def _ist(when: dt.datetime | None, tz: str) -> str | None:
-    if when is None:
-        return None
-    return when.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(tz)).isoformat(timespec="seconds")
+def _paths(args: argparse.Namespace) -> list[str]:
+    paths = list(args.config or [])
+    if args.all or not paths:
+        paths.append(str(DEFAULT_FOLDER))
+    return paths
 
 
-def status_dict(cfg: Any, store: Any) -> dict[str, Any]:
-    """The bot's status from the store: mode, state, feed, cash, value (INR), positions,
-    open orders, today's realised PnL and entries, halts, trades, recent events."""
-    from mixbot.store.repository import utcnow
+def _one_status(svc: Any, path: str, mode: str | None) -> Any:
+    from dataclasses import replace
 
-    tz = cfg.market.timezone
-    bot = store.bot_row()
-    ck = store.load_checkpoint()
-    equity = store.equity()
-    state = bot["status"]
-    beat = (ck or {}).get("updated_at") or bot.get("last_heartbeat")
-    if state == "running" and beat is not None and utcnow() - beat > STALE_AFTER:
-        state = f"running? no checkpoint for {int((utcnow() - beat).total_seconds() // 60)} min (killed or hung; a restart resumes)"
-    risk = (ck or {}).get("state", {}).get("risk", {})
-    today = risk.get("today", {})
-    trades = store.trades()
-    return {
-        "bot_id": cfg.bot_id,
-        "mode": store.mode,
-        "status": state,
-        "feed_state": bot.get("feed_state"),
-        "config_file": bot["config_file"],
-        "last_bar_processed": None
-        if ck is None
-        else {"index": ck["bar_index"], "time": _ist(ck["bar_time"], tz)},
-        "cash": None if ck is None else round(ck["cash"], 2),
-        "value": round(equity[-1]["value"], 2) if equity else None,
-        "initial_balance": cfg.broker.initial_balance,
-        "positions": [
-            {"symbol": p["symbol"], "qty": p["qty"], "avg_price": round(p["avg_price"], 2)}
-            for p in store.positions()
-        ],
-        "open_orders": [
-            {
-                "tag": o["tag"],
-                "role": o["role"],
-                "side": o["side"],
-                "type": o["order_type"],
-                "qty": o["qty_requested"],
-                "price": o["price_requested"],
-                "status": o["status"],
-            }
-            for o in store.orders(open_only=True)
-        ],
-        "today": {
-            "date": today.get("day"),
-            "entries": today.get("entries", 0),
-            "realized_pnl": round(today.get("realized_pnl", 0.0), 2),
-        },
-        "halts": [risk["halt_reason"]] if risk.get("halted") else [],
-        "trades_closed": len(trades),
-        "realized_pnl_total": round(sum(t["pnl_net"] for t in trades), 2),
-        "recent_events": [
-            {"kind": e["kind"], "message": e["message"], "at": _ist(e["created_at"], tz)}
-            for e in store.events()[-5:]
-        ],
-    }
+    from mixbot.errors import StoreError
+    from mixbot.service.status import from_store
+
+    ref = svc.ref(path)
+    if mode and mode != ref.mode:
+        ref = replace(ref, mode=mode)
+    store = svc.store(ref)
+    if store is None:
+        raise StoreError(
+            f"{ref.url.split('?')[0]}: no store yet for bot {ref.bot_id} (run the bot first)"
+        )
+    from mixbot.service.locks import BotLock
+
+    return from_store(ref.cfg, store, BotLock(ref.url, ref.bot_id, ref.mode).holder())
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    cfg, store = _open(args)
+    svc = _service(args)
     try:
-        st = status_dict(cfg, store)
+        if len(args.config or []) == 1 and not args.all:
+            statuses = [_one_status(svc, args.config[0], args.mode)]
+        else:
+            statuses = svc.statuses(_paths(args))
     finally:
-        store.close()
+        svc.close()
     if args.json:
-        print(json.dumps(st, indent=2, default=str))
+        out: Any = [s.to_dict() for s in statuses]
+        print(json.dumps(out[0] if len(out) == 1 and not args.all else out, indent=2, default=str))
         return 0
+    if len(statuses) == 1 and not args.all:
+        _print_one(statuses[0])
+    else:
+        _print_many(statuses)
+    return 0
+
+
+def _print_many(statuses: list[Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"bot {st['bot_id']} ({st['mode']})", show_header=False)
+    t = Table(title=f"{len(statuses)} bots")
+    for col in (
+        "bot",
+        "mode",
+        "status",
+        "pid",
+        "heartbeat",
+        "last bar",
+        "value INR",
+        "trades",
+        "net PnL INR",
+    ):
+        t.add_column(
+            col, justify="right" if col in ("pid", "value INR", "trades", "net PnL INR") else "left"
+        )
+    for s in statuses:
+        lb = s.last_bar_processed
+        t.add_row(
+            s.bot_id,
+            s.mode,
+            s.status[:60],
+            str(s.pid) if s.running and s.pid else "-",
+            (s.last_heartbeat or "-")[:19],
+            (lb["time"] or "")[:16] if lb else "-",
+            f"{s.value:,.2f}" if s.value is not None else "-",
+            str(s.trades_closed),
+            f"{s.realized_pnl_total:,.2f}",
+        )
+    Console(width=None if sys.stdout.isatty() else 160).print(t)
+
+
+def _print_one(st: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"bot {st.bot_id} ({st.mode})", show_header=False)
     t.add_column("field")
     t.add_column("value")
-    lb = st["last_bar_processed"]
+    lb = st.last_bar_processed
     rows = [
-        ("status", st["status"]),
-        ("feed", str(st["feed_state"])),
+        ("status", st.status),
+        ("process", f"pid {st.pid} on {st.host}" if st.running else "not running"),
+        ("last heartbeat", st.last_heartbeat or "none"),
+        ("feed", str(st.feed_state)),
         ("last bar processed", f"#{lb['index']} at {lb['time']}" if lb else "none yet"),
-        ("cash (INR)", f"{st['cash']:,.2f}" if st["cash"] is not None else "n/a"),
-        ("value (INR)", f"{st['value']:,.2f}" if st["value"] is not None else "n/a"),
+        ("cash (INR)", f"{st.cash:,.2f}" if st.cash is not None else "n/a"),
+        ("value (INR)", f"{st.value:,.2f}" if st.value is not None else "n/a"),
         (
             "positions",
-            ", ".join(f"{p['symbol']} {p['qty']:g} @ {p['avg_price']:.2f}" for p in st["positions"])
+            ", ".join(f"{p['symbol']} {p['qty']:g} @ {p['avg_price']:.2f}" for p in st.positions)
             or "flat",
         ),
         (
             "open orders",
             ", ".join(
                 f"{o['side']} {o['qty']:g} {o['type']} ({o['role']}, {o['status']})"
-                for o in st["open_orders"]
+                for o in st.open_orders
             )
             or "none",
         ),
         (
             "today",
-            f"{st['today']['date']}: {st['today']['entries']} entries, realised PnL "
-            f"{st['today']['realized_pnl']:,.2f} INR",
+            f"{st.today.get('date')}: {st.today.get('entries', 0)} entries, realised PnL "
+            f"{st.today.get('realized_pnl', 0.0):,.2f} INR",
         ),
-        ("halts", "; ".join(st["halts"]) or "none"),
-        ("trades closed", f"{st['trades_closed']} (net PnL {st['realized_pnl_total']:,.2f} INR)"),
+        ("halts", "; ".join(st.halts) or "none"),
+        ("trades closed", f"{st.trades_closed} (net PnL {st.realized_pnl_total:,.2f} INR)"),
     ]
     for k, v in rows:
         t.add_row(k, v)
     Console().print(t)
-    for e in st["recent_events"]:
+    for e in st.recent_events:
         print(f"  {e['at']}  {e['kind']}: {e['message']}")
-    return 0
 
 
 def cmd_trades(args: argparse.Namespace) -> int:
-    cfg, store = _open(args)
+    from mixbot.service.trades import write_trades_csv
+
+    svc = _service(args)
     try:
-        trades = store.trades()
+        paths = _paths(args)
+        if len(args.config or []) == 1 and not args.all:
+            _one_status(svc, args.config[0], None)  # a clear error when it never ran
+        rows = svc.trades(paths, args.symbol, args.date_from, args.date_to)
+        bots = sorted({r["bot_id"] for r in rows}) or [svc.ref(p).bot_id for p in args.config or []]
     finally:
-        store.close()
-    tz = cfg.market.timezone
-    fields = [
-        "entry_time",
-        "exit_time",
-        "symbol",
-        "side",
-        "qty",
-        "entry_price",
-        "exit_price",
-        "pnl_gross",
-        "charges",
-        "pnl_net",
-        "exit_reason",
-        "bars_held",
-        "entry_tag",
-    ]
-    rows = [
-        {
-            **{f: t[f] for f in fields},
-            "entry_time": _ist(t["entry_time"], tz),
-            "exit_time": _ist(t["exit_time"], tz),
-        }
-        for t in trades
-    ]
+        svc.close()
     if args.csv:
-        path = Path(args.csv)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=fields)
-            w.writeheader()
-            for r in rows:
-                w.writerow(
-                    {
-                        k: round(v, 2) if isinstance(v, float) and k != "qty" else v
-                        for k, v in r.items()
-                    }
-                )
+        path = write_trades_csv(rows, Path(args.csv))
         print(f"wrote {len(rows)} trades to {path}")
         return 0
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"trades of bot {cfg.bot_id} ({store.mode}), times {tz}")
+    t = Table(title=f"trades of bot {', '.join(bots)}, market time")
     for col in (
+        "bot",
         "entry",
         "exit",
         "qty",
@@ -228,9 +179,10 @@ def cmd_trades(args: argparse.Namespace) -> int:
         "charges",
         "reason",
     ):
-        t.add_column(col, justify="right" if col not in ("entry", "exit", "reason") else "left")
+        t.add_column(col, justify="left" if col in ("bot", "entry", "exit", "reason") else "right")
     for r in rows:
         t.add_row(
+            r["bot_id"],
             str(r["entry_time"])[:16],
             str(r["exit_time"])[:16],
             f"{r['qty']:g}",
@@ -240,24 +192,59 @@ def cmd_trades(args: argparse.Namespace) -> int:
             f"{r['charges']:.2f}",
             r["exit_reason"],
         )
-    Console(width=None if sys.stdout.isatty() else 130).print(t)
+    Console(width=None if sys.stdout.isatty() else 140).print(t)
     print(
         f"{len(rows)} trades, net PnL {sum(r['pnl_net'] for r in rows):,.2f} INR", file=sys.stderr
     )
     return 0
 
 
+def cmd_control(args: argparse.Namespace) -> int:
+    from mixbot.errors import ConfigError
+
+    if not args.config and not args.all:
+        raise ConfigError(f"name the bots' configs (or a folder), or --all for {DEFAULT_FOLDER}/")
+    svc = _service(args)
+    code = 0
+    try:
+        for path in _paths(args):
+            from mixbot.service.configs import expand
+
+            for f in expand([path]):
+                res = svc.send(f, args.command_name, source="cli", wait_s=args.wait)
+                if res.result:
+                    print(f"{res.bot_id}: {res.command}: {res.result}")
+                elif res.taken:
+                    print(f"{res.bot_id}: {res.command}: taken by the bot")
+                else:
+                    code = 1
+                    print(
+                        f"{res.bot_id}: {res.command}: queued (#{res.id}); the bot did not take "
+                        f"it within {args.wait:g} s: is it running?",
+                        file=sys.stderr,
+                    )
+    finally:
+        svc.close()
+    return code
+
+
+def _add_targets(p: Any, what: str) -> None:
+    p.add_argument("config", nargs="*", metavar="CONFIG", help=f"bot configs or folders ({what})")
+    p.add_argument(
+        "--all", action="store_true", help=f"every bot of {DEFAULT_FOLDER}/ (also when no CONFIG)"
+    )
+
+
 def add_parsers(sub: Any) -> None:
-    """Register status and trades on the ``mixbot`` parser."""
+    """Register status, trades and the control commands on the ``mixbot`` parser."""
     p = sub.add_parser(
         "status",
-        help="a bot's status from the store (works even if it crashed)",
-        description="Show a bot's stored state: status, feed, last bar processed, cash, value, "
-        "positions, open orders, today's PnL, halts, recent audit events.",
+        help="bots' status from the store (works even if they crashed)",
+        description="Show bots' stored state: status, process id and last heartbeat, feed, "
+        "last bar processed, cash, value, positions, open orders, today's PnL, halts, recent "
+        "audit events. One CONFIG: the details; several, a folder or --all: one row per bot.",
     )
-    p.add_argument(
-        "config", metavar="CONFIG", help="the bot's config (names its bot id and database)"
-    )
+    _add_targets(p, "default: config/trading/")
     p.add_argument(
         "--mode", choices=["paper", "live"], help="which store (default: from broker.type)"
     )
@@ -265,12 +252,29 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(func=cmd_status)
     p = sub.add_parser(
         "trades",
-        help="a bot's closed trades from the store",
-        description="List a bot's closed trades (IST times, INR) or write them to a CSV file.",
+        help="bots' closed trades from the store",
+        description="List closed trades (market time, INR) or write them to a CSV file.",
     )
-    p.add_argument("config", metavar="CONFIG", help="the bot's config")
-    p.add_argument(
-        "--mode", choices=["paper", "live"], help="which store (default: from broker.type)"
-    )
+    _add_targets(p, "default: config/trading/")
+    p.add_argument("--symbol", help="only this symbol")
+    p.add_argument("--from", dest="date_from", metavar="DATE", help="exit date from (YYYY-MM-DD)")
+    p.add_argument("--to", dest="date_to", metavar="DATE", help="exit date up to (YYYY-MM-DD)")
     p.add_argument("--csv", metavar="FILE", help="write the trades to FILE as CSV")
     p.set_defaults(func=cmd_trades)
+    for name, text in (
+        ("stop", "stop running bots after their current bar"),
+        ("pause", "no new entries until resume (exits still run)"),
+        ("resume", "undo pause"),
+        ("force-exit", "square off bots' positions at market on their next bar"),
+    ):
+        p = sub.add_parser(
+            name,
+            help=text,
+            description=f"{text[0].upper()}{text[1:]}. The command goes through the store's "
+            "control channel; a running bot takes it within a second.",
+        )
+        _add_targets(p, "required, or --all")
+        p.add_argument(
+            "--wait", type=float, default=5.0, metavar="S", help="seconds to wait for the answer"
+        )
+        p.set_defaults(func=cmd_control, command_name=name.replace("-", "_"))

@@ -5,7 +5,8 @@ command; the bot's control thread :meth:`~ControlChannel.take` s new commands at
 second, acts, and marks each :meth:`~ControlChannel.done` with a result text. Commands:
 ``stop`` (finish the current bar, then exit), ``pause`` (no new entries; exits still run),
 ``resume``, ``force_exit`` (square off the position at market on the next bar) and
-``panic`` (square off and halt).
+``panic`` (square off and halt). ``start`` is for the supervisor (``mixbot serve``): it
+starts the bot's process when it is not running.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from mixbot.store.db import _translate
 from mixbot.store.orders import utcnow
 
 #: Commands a bot understands.
-COMMANDS = ("stop", "pause", "resume", "force_exit", "panic")
+COMMANDS = ("stop", "pause", "resume", "force_exit", "panic", "start")
 
 
 class ControlChannel:
@@ -68,8 +69,10 @@ class ControlChannel:
 
         return int(self._guard(go))
 
-    def take(self) -> list[dict[str, Any]]:
-        """The commands not yet taken, oldest first, marked taken (each is returned once)."""
+    def take(self, only: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        """The commands not yet taken (of the kinds in ``only``, default all but ``start``),
+        oldest first, marked taken (each is returned once)."""
+        kinds = only or tuple(c for c in COMMANDS if c != "start")
 
         def go() -> list[dict[str, Any]]:
             with self.engine.begin() as c:
@@ -81,6 +84,7 @@ class ControlChannel:
                             m.control_commands.c.bot_id == self.bot_id,
                             m.control_commands.c.mode == self.mode,
                             m.control_commands.c.taken_at.is_(None),
+                            m.control_commands.c.command.in_(kinds),
                         )
                         .order_by(m.control_commands.c.id)
                     ).mappings()
@@ -150,6 +154,7 @@ class ControlChannel:
                             m.control_commands.c.bot_id == self.bot_id,
                             m.control_commands.c.mode == self.mode,
                             m.control_commands.c.taken_at.is_(None),
+                            m.control_commands.c.command != "start",
                         )
                         .values(taken_at=utcnow(), done_at=utcnow(), result="discarded")
                     ).rowcount

@@ -203,3 +203,19 @@ class Ledger:
                 return [dict(r) for r in c.execute(q).mappings()]
 
         return self._guard(go)
+
+    def last_equity(self) -> dict[str, Any] | None:
+        """The newest equity point (bar_index, bar_time UTC, cash, value INR), or None."""
+
+        def go() -> dict[str, Any] | None:
+            with self.engine.connect() as c:
+                q = (
+                    select(m.equity)
+                    .where(m.equity.c.bot_pk == self.pk)
+                    .order_by(m.equity.c.bar_index.desc())
+                    .limit(1)
+                )
+                r = c.execute(q).mappings().first()
+                return dict(r) if r is not None else None
+
+        return self._guard(go)  # type: ignore[no-any-return]

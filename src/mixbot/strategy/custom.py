@@ -65,6 +65,7 @@ class BotRuntime:
     refusals: dict[str, int] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     strategy: Any = None
+    controls: Any = None  # mixbot.engine.control.Controls (operator commands), or None
 
 
 _EPOCH = dt.datetime(1, 1, 1)
@@ -221,6 +222,8 @@ class CustomStrategy(bt.Strategy):
             if pos:
                 self._exit("halt")
             return
+        if rt.controls is not None and self._operator(rt.controls, pos):
+            return
 
         if pos:
             st = self.pos_state
@@ -249,6 +252,9 @@ class CustomStrategy(bt.Strategy):
         if self.entry_order is not None or self.exit_order is not None:
             return
         if not rt.entry.should_enter(w.bars, i):
+            return
+        if rt.controls is not None and rt.controls.paused:
+            self._refuse("paused by the operator")
             return
         gross = sum(
             abs(p.size) * d.close[0] for d, p in ((d, self.getposition(d)) for d in self.datas)
@@ -279,6 +285,28 @@ class CustomStrategy(bt.Strategy):
             size,
             close,
         )
+
+    def _operator(self, controls: Any, pos: float) -> bool:
+        """Act on ``panic`` (halt + square off) and ``force_exit`` commands; True when this
+        bar's decisions are taken by them."""
+        if controls.halt:
+            msg = f"halted by the operator: {controls.halt}"
+            controls.halt = None
+            self.rt.risk.halt(msg)
+            self.log.warning("HALT: %s; squaring off and taking no new entries", msg)
+            self._event("halt", reason=msg)
+            if self.persist is not None:
+                self.persist.halt(msg, self._bar_time())
+            if pos and self.exit_order is None:
+                self._exit("panic")
+            return True
+        if controls.force_exit:
+            reason = controls.force_exit
+            controls.force_exit = None
+            if pos and self.exit_order is None:
+                self._exit(reason)
+                return True
+        return False
 
     def _exit(self, reason: str) -> None:
         for o in self.protect:

@@ -47,7 +47,7 @@ def test_upstox_feed_session_equals_file_replay(
     finally:
         sim.stop()
     status = live_bot.get_status()
-    assert status["feed_status"] == "DISCONNECTED" and status["state"] == "finished"
+    assert status["feed_state"] == "DISCONNECTED" and status["status"] == "finished"
 
     file_doc = json.loads(json.dumps(live_doc))
     file_doc["bot_id"] = "file-replay"

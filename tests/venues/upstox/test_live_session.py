@@ -63,7 +63,7 @@ def test_live_session_orders_match_the_exchange(
         sim.stop()
     assert time.monotonic() - t0 < 90
     status = bot.get_status()
-    assert status["state"] == "finished"
+    assert status["status"] == "finished"
     assert len(result.trades) >= 1
 
     mine = [o for o in sim_orders if str(o["tag"] or "").startswith("live-sim:")]

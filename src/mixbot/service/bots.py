@@ -1,0 +1,314 @@
+""":class:`BotService`: every operation on bots, once. The CLI, the REST API, the web GUI and
+Telegram are thin adapters over it.
+
+Bots are named by their config files (see :mod:`mixbot.service.configs`); each operation
+takes one path or several. Each bot's store is opened read-mostly from its config's
+``database.url`` (or ``$MIXBOT_DATABASE_URL``); engines are shared per database.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mixbot.errors import ConfigError, StoreError
+from mixbot.service import configs
+from mixbot.service.status import BotStatus, from_store, never_run, to_market_time
+from mixbot.service.trades import PnlBucket, filter_rows, pnl_by, rows_from_store
+
+
+@dataclass(frozen=True)
+class BotRef:
+    """A bot as named by its config: file, id, store mode and database URL."""
+
+    file: str
+    bot_id: str
+    mode: str
+    url: str
+    cfg: Any
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """A command queued for a bot: its id, and whether the bot took it within the wait
+    (``taken``) and what it answered (``result``; None when not done yet)."""
+
+    id: int
+    bot_id: str
+    command: str
+    taken: bool
+    result: str | None
+
+
+class BotService:
+    """Operations on bots.
+
+    Args:
+        database_url: use this database for every bot (tests, one shared store); default each
+            config's own (``database.url`` / ``$MIXBOT_DATABASE_URL`` / the default SQLite file).
+        clock: ``time.monotonic``-like callable used for waits (tests pass their own).
+        sleep: ``time.sleep``-like callable used between polls.
+    """
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.database_url = database_url
+        self._engines: dict[str, Any] = {}
+        self.clock = clock
+        self.sleep = sleep
+
+    # ------------------------------------------------------------------ bots and stores
+    def ref(self, path: str | Path) -> BotRef:
+        """The bot named by config ``path``.
+
+        Raises:
+            ConfigError: the config is invalid (its data file and secrets may be missing).
+        """
+        from mixbot.store.db import resolve_url
+
+        cfg = configs.load_for_reading(path)
+        mode = configs.store_mode(cfg)
+        url = self.database_url or resolve_url(cfg.database_url, mode)
+        return BotRef(str(path), cfg.bot_id, mode, url, cfg)
+
+    def bots(self, paths: Iterable[str | Path] = ()) -> list[BotRef]:
+        """The bots of config files / folders ``paths`` (default ``config/trading/``).
+
+        Raises:
+            ConfigError: a path is missing, or a config is invalid.
+        """
+        return [self.ref(p) for p in configs.expand(paths)]
+
+    def engine(self, url: str, create: bool = False) -> Any:
+        """The shared SQLAlchemy engine of ``url`` (opened and migrated once)."""
+        from mixbot.store.db import open_engine
+
+        if url not in self._engines:
+            self._engines[url] = open_engine(url, create=create)
+        return self._engines[url]
+
+    def store(self, ref: BotRef) -> Any | None:
+        """The bot's :class:`~mixbot.store.repository.Store`, or None when it never ran there
+        (no database yet, or no rows of this bot in it).
+
+        Raises:
+            StoreError: the database exists but is unusable (corrupt, locked, newer schema).
+        """
+        from mixbot.store.repository import Store
+
+        try:
+            engine = self.engine(ref.url)
+        except StoreError as exc:
+            if "no store yet" in str(exc):
+                return None
+            raise
+        s = Store(ref.url, ref.bot_id, ref.mode, engine=engine)
+        return s if s.find_bot() is not None else None
+
+    _store_or_none = store
+
+    def close(self) -> None:
+        """Release every engine."""
+        for e in self._engines.values():
+            e.dispose()
+        self._engines.clear()
+
+    # ------------------------------------------------------------------ reading
+    def status(self, path: str | Path) -> BotStatus:
+        """The bot's status (see :class:`~mixbot.service.status.BotStatus`)."""
+        from mixbot.service.locks import BotLock
+
+        ref = path if isinstance(path, BotRef) else self.ref(path)
+        store = self._store_or_none(ref)
+        if store is None:
+            return never_run(ref.cfg, ref.mode)
+        return from_store(ref.cfg, store, BotLock(ref.url, ref.bot_id, ref.mode).holder())
+
+    def statuses(self, paths: Iterable[str | Path] = ()) -> list[BotStatus]:
+        """The status of every bot of ``paths`` (default ``config/trading/``)."""
+        return [self.status(r) for r in self.bots(paths)]  # type: ignore[arg-type]
+
+    def positions(self, paths: Iterable[str | Path] = ()) -> list[dict[str, Any]]:
+        """Open positions of the bots: bot_id, symbol, qty (shares), avg_price (INR)."""
+        out = []
+        for ref in self.bots(paths):
+            store = self._store_or_none(ref)
+            for p in store.positions() if store else []:
+                out.append(
+                    {
+                        "bot_id": ref.bot_id,
+                        "symbol": p["symbol"],
+                        "qty": p["qty"],
+                        "avg_price": p["avg_price"],
+                    }
+                )
+        return out
+
+    def open_orders(self, paths: Iterable[str | Path] = ()) -> list[dict[str, Any]]:
+        """Open orders of the bots as stored (bot_id added)."""
+        out = []
+        for ref in self.bots(paths):
+            store = self._store_or_none(ref)
+            for o in store.orders(open_only=True) if store else []:
+                out.append({"bot_id": ref.bot_id, **o})
+        return out
+
+    def trades(
+        self,
+        paths: Iterable[str | Path] = (),
+        symbol: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Closed trades of the bots (:data:`~mixbot.service.trades.TRADE_COLUMNS` rows,
+        market time), filtered by symbol and exit date (``YYYY-MM-DD``, inclusive)."""
+        rows: list[dict[str, Any]] = []
+        for ref in self.bots(paths):
+            store = self._store_or_none(ref)
+            if store is not None:
+                rows.extend(rows_from_store(ref.bot_id, store.trades(), ref.cfg.market.timezone))
+        return filter_rows(rows, symbol, date_from, date_to)
+
+    def pnl(self, paths: Iterable[str | Path] = (), by: str = "day") -> list[PnlBucket]:
+        """Net PnL per ``by`` (day / week / month) per bot and in total (bot_id ``*``)."""
+        return pnl_by(self.trades(paths), by)
+
+    def equity(self, path: str | Path) -> list[dict[str, Any]]:
+        """The bot's equity curve: bar_index, time (market time), cash, value (INR)."""
+        ref = self.ref(path)
+        store = self._store_or_none(ref)
+        tz = ref.cfg.market.timezone
+        return [
+            {
+                "bar_index": e["bar_index"],
+                "time": to_market_time(e["bar_time"], tz),
+                "cash": e["cash"],
+                "value": e["value"],
+            }
+            for e in (store.equity() if store else [])
+        ]
+
+    def audit(self, path: str | Path, kind: str | None = None) -> list[dict[str, Any]]:
+        """The bot's audit trail (order sent, refusals, halts, restarts...), oldest first."""
+        ref = self.ref(path)
+        store = self._store_or_none(ref)
+        tz = ref.cfg.market.timezone
+        return [
+            {**e, "at": to_market_time(e["created_at"], tz)}
+            for e in (store.events(kind) if store else [])
+        ]
+
+    def bus_events(
+        self, path: str | Path, after: int = 0, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Bus events of the bot with ``seq > after`` (see :mod:`mixbot.bus.events`)."""
+        from mixbot.store.outbox import EventLog
+
+        ref = self.ref(path)
+        log = EventLog(ref.url, engine=self.engine(ref.url))
+        return log.read(after, limit, bot_ids=[ref.bot_id])
+
+    # ------------------------------------------------------------------ commands
+    def send(
+        self,
+        path: str | Path,
+        command: str,
+        args: dict[str, Any] | None = None,
+        source: str = "cli",
+        wait_s: float = 0.0,
+    ) -> CommandResult:
+        """Queue ``command`` (stop, pause, resume, force_exit, panic, start) for the bot and
+        ring its doorbell; wait up to ``wait_s`` seconds for the bot to take and answer it.
+
+        Raises:
+            ValueError: unknown command.
+            StoreError: the database is unusable.
+        """
+        from mixbot.service.locks import ring
+        from mixbot.store.control import ControlChannel
+
+        ref = self.ref(path)
+        ch = ControlChannel(self.engine(ref.url, create=True), ref.bot_id, ref.mode, ref.url)
+        cid = ch.send(command, args, source)
+        ring(ref.url, ref.bot_id, ref.mode)
+        deadline = self.clock() + wait_s
+        row = ch.get(cid) or {}
+        while wait_s > 0 and row.get("done_at") is None and self.clock() < deadline:
+            self.sleep(0.05)
+            row = ch.get(cid) or {}
+        return CommandResult(
+            cid, ref.bot_id, command, row.get("taken_at") is not None, row.get("result")
+        )
+
+    def stop(self, path: str | Path, wait_s: float = 0.0) -> CommandResult:
+        """Stop the bot after its current bar."""
+        return self.send(path, "stop", wait_s=wait_s)
+
+    def pause(self, path: str | Path, wait_s: float = 0.0) -> CommandResult:
+        """No new entries until :meth:`resume`; exits, stops and targets still run."""
+        return self.send(path, "pause", wait_s=wait_s)
+
+    def resume(self, path: str | Path, wait_s: float = 0.0) -> CommandResult:
+        """Undo :meth:`pause`."""
+        return self.send(path, "resume", wait_s=wait_s)
+
+    def force_exit(self, path: str | Path, wait_s: float = 0.0) -> CommandResult:
+        """Square off the bot's position at market on its next bar (the bot keeps running)."""
+        return self.send(path, "force_exit", wait_s=wait_s)
+
+    def panic(self, path: str | Path, reason: str = "panic", wait_s: float = 0.0) -> CommandResult:
+        """Square off and halt a running paper bot. For a live Upstox account use
+        ``mixbot panic CONFIG``, which acts on the broker's own order book even with no bot
+        running.
+
+        Raises:
+            ConfigError: the bot trades a live account (the venue's kill switch must be used).
+        """
+        ref = self.ref(path)
+        if ref.mode == "live":
+            raise ConfigError(
+                f"{ref.file}: bot {ref.bot_id} trades a live account: run `mixbot panic "
+                f"{ref.file}` (cancels and exits at the broker, even with no bot running)"
+            )
+        return self.send(path, "panic", {"reason": reason}, wait_s=wait_s)
+
+    def start(self, path: str | Path) -> CommandResult:
+        """Ask the supervisor (``mixbot serve``) to start the bot's process."""
+        return self.send(path, "start", source="cli")
+
+    # ------------------------------------------------------------------ configs
+    def read_config(self, path: str | Path) -> str:
+        """The config file's text."""
+        return configs.read_text(path)
+
+    def validate_config(self, text: str, file: str = "<config>") -> configs.ValidationResult:
+        """Validate a config text without saving it."""
+        return configs.validate_text(text, file)
+
+    def save_config(self, path: str | Path, text: str, who: str = "cli") -> Path | None:
+        """Validate and save a config atomically with a backup; audited in the bot's store
+        when it has one. Returns the backup's path (None for a new file).
+
+        Raises:
+            ConfigError: the new text is invalid (nothing written) or cannot be written.
+        """
+        _, backup = configs.save_text(path, text)
+        try:
+            ref = self.ref(path)
+            store = self._store_or_none(ref)
+        except (ConfigError, StoreError):
+            store = None
+        if store is not None:
+            store.event(
+                "config_saved",
+                f"config {path} saved by {who}" + (f" (backup {backup})" if backup else ""),
+                {"backup": str(backup) if backup else None, "by": who},
+            )
+        return backup
