@@ -18,6 +18,9 @@ from mixbot import __version__
 
 EPILOG = """examples:
   mixbot validate config/trading/*.json          check configs, every problem at once
+  mixbot validate config/mixbot.json             check the host settings file
+  mixbot serve config/trading/                   run every bot there, one process each
+  mixbot status --all                            every bot's state, pid and heartbeat
   mixbot validate --show-effective config/trading/0001.json
   mixbot backtest config/trading/0001.json --from 2015-01-01 --report reports/0001
   mixbot run config/trading/0003.json            paper session (replayed file or live feed)
@@ -33,9 +36,12 @@ EPILOG = """examples:
 def cmd_validate(args: argparse.Namespace) -> int:
     from mixbot.config.schema import SECRET_FIELDS
     from mixbot.config.secrets import mask
+    from mixbot.config.settings import is_settings_file, validate_settings_file
     from mixbot.config.validate import validate_file
 
-    reports = [validate_file(f) for f in args.files]
+    reports = [
+        validate_settings_file(f) if is_settings_file(f) else validate_file(f) for f in args.files
+    ]
     if args.format == "json":
         out = [
             {
@@ -96,9 +102,10 @@ def _add_engine_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
     except ImportError:
         return
     commands.add_parsers(sub)
-    from mixbot.engine import store_commands
+    from mixbot.engine import serve, store_commands
 
     store_commands.add_parsers(sub)
+    serve.add_parsers(sub)
     _add_upstox_commands(sub)
 
 

@@ -63,16 +63,45 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if getattr(args, "supervised", False):
+        return _run_supervised(args)
+    return _run(args)
+
+
+def _run_supervised(args: argparse.Namespace) -> int:
+    """``mixbot run --supervised`` (a bot process of ``mixbot serve``): exit codes tell the
+    supervisor what to do: 0 done, 2 invalid config/data (no restart), 75 another process
+    runs the bot (retry later), anything else a crash (restart with backoff)."""
+    from mixbot.errors import ConfigError, DataFileError
+    from mixbot.service.locks import BotAlreadyRunning
+    from mixbot.service.supervisor import EXIT_INVALID, EXIT_LOCKED, as_supervised_child
+
+    as_supervised_child()
+    try:
+        return _run(args)
+    except BotAlreadyRunning as exc:
+        print(f"mixbot: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    except (ConfigError, DataFileError) as exc:
+        print(f"mixbot: error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except Exception as exc:  # the supervisor restarts it; the traceback goes to the log
+        import traceback
+
+        traceback.print_exc()
+        print(f"mixbot: bot crashed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     import json
 
     from mixbot.config.load import load_config
     from mixbot.engine.runner import Bot
 
     cfg = load_config(args.config)
-    from mixbot.engine.build import UPSTOX_BROKERS
-
-    mode = "live" if cfg.broker.type in UPSTOX_BROKERS else "paper"
-    bot = Bot(cfg, mode=mode, console_level="WARNING", fresh=args.fresh)
+    bot = Bot(cfg, mode="paper", console_level="WARNING", fresh=args.fresh)
+    mode = bot.mode
     print(
         f"mixbot: running {cfg.bot_id} ({cfg.data.data_source}, broker {cfg.broker.type}); Ctrl+C stops "
         "gracefully",
@@ -181,6 +210,11 @@ def add_parsers(sub: Any) -> None:
         "(default: resume after the last bar the store recorded)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress counter")
+    p.add_argument(
+        "--supervised",
+        action="store_true",
+        help=argparse.SUPPRESS,  # set by `mixbot serve` for its bot processes
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(

@@ -70,6 +70,11 @@ class ControlThread(threading.Thread):
         self.beat_s = beat_s
         self.watch_s = watch_s
         self._quit = threading.Event()
+        from mixbot.bus.consumer import JsonlJournal
+        from mixbot.store.outbox import EventLog
+
+        self.journal = JsonlJournal(EventLog(store.url, engine=store.engine), store.bot_id)
+        self.journal_s = 5.0  # events.jsonl lags the store by at most this (seconds)
 
     def _mtime(self) -> float:
         try:
@@ -78,7 +83,7 @@ class ControlThread(threading.Thread):
             return 0.0
 
     def run(self) -> None:
-        last_poll = last_beat = 0.0
+        last_poll = last_beat = last_journal = 0.0
         seen = self._mtime()
         while not self._quit.is_set():
             now = time.monotonic()
@@ -90,7 +95,11 @@ class ControlThread(threading.Thread):
             if now - last_beat >= self.beat_s:
                 last_beat = now
                 self._safely(self.store.heartbeat)
+            if now - last_journal >= self.journal_s:
+                last_journal = now
+                self._safely(self.journal.pump)
             self._quit.wait(self.watch_s)
+        self._safely(self.journal.pump)  # the last events (bot_stopped) too
 
     def _safely(self, fn: Callable[[], Any]) -> None:
         try:

@@ -94,7 +94,7 @@ def _print_many(statuses: list[Any]) -> None:
             s.bot_id,
             s.mode,
             s.status[:60],
-            str(s.pid) if s.running and s.pid else "-",
+            (str(s.pid) if s.running else f"{s.pid} (ended)") if s.pid else "-",
             (s.last_heartbeat or "-")[:19],
             (lb["time"] or "")[:16] if lb else "-",
             f"{s.value:,.2f}" if s.value is not None else "-",
@@ -266,6 +266,7 @@ def add_parsers(sub: Any) -> None:
         ("pause", "no new entries until resume (exits still run)"),
         ("resume", "undo pause"),
         ("force-exit", "square off bots' positions at market on their next bar"),
+        ("start", "ask `mixbot serve` to start stopped, finished or halted bots again"),
     ):
         p = sub.add_parser(
             name,

@@ -1,0 +1,116 @@
+"""``mixbot serve``: the CLI adapter of the supervisor (:mod:`mixbot.service.supervisor`)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from typing import Any
+
+DESCRIPTION = """\
+Run many bots on this host, each in its own OS process, and keep them running.
+
+  supervisor (this process)
+    |- bot 0001: python -m mixbot run config/trading/0001.json   logs/0001/
+    |- bot 0003: ...                                              logs/0003/
+    `- ...
+  store (data/mixbot_paper.sqlite, or database.url): orders, fills, trades, checkpoints,
+        events (outbox), control commands, heartbeats
+
+A bot that crashes or is killed is restarted with exponential backoff and resumes from its
+checkpoint; too many failures in a window halt it (circuit breaker, an `error` event says
+why). A bot without a heartbeat for `hang_after_s` is killed and restarted. A bot whose
+feed ends (a replay) or that is stopped by `mixbot stop` stays down. One bot never runs
+twice: a per-bot OS lock makes a second `mixbot run` or `mixbot serve` of it wait or
+refuse, also after this supervisor was killed with `kill -9` (its bots get SIGTERM from
+the kernel and stop after their current bar).
+
+Ctrl+C or SIGTERM: every bot stops after its current bar; all are down within
+`stop_timeout_s` (10 s by default). Command running bots from another terminal with
+`mixbot status --all`, `mixbot stop/pause/resume/force-exit CONFIG`.
+"""
+
+EPILOG = """\
+examples:
+  mixbot serve                                   every config in config/trading/
+  mixbot serve config/trading/0001.json config/trading/0003.json
+  mixbot serve --settings config/mixbot.json config/trading/ config/trading/live/
+  mixbot serve --fresh config/trading/           new sessions (erases the bots' stored rows)
+
+settings (--settings FILE, default config/mixbot.json when present; `mixbot validate` checks it):
+  {"supervisor": {"restart_backoff_s": 1, "restart_backoff_max_s": 60, "max_failures": 5,
+                  "failure_window_minutes": 10, "hang_after_s": 60, "stop_timeout_s": 10}}
+"""
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from mixbot.config.settings import load_settings
+    from mixbot.service.bots import BotService
+    from mixbot.service.supervisor import Supervisor
+
+    settings = load_settings(args.settings)
+    svc = BotService()
+    refs = svc.bots(args.configs)
+    seen: dict[tuple[str, str], str] = {}
+    for r in refs:
+        key = (r.bot_id, r.mode)
+        if key in seen:
+            from mixbot.errors import ConfigError
+
+            raise ConfigError(
+                f"{r.file}: bot_id {r.bot_id!r} is also the id of {seen[key]}: each bot needs "
+                "its own bot_id"
+            )
+        seen[key] = r.file
+
+    def say(child: Any, text: str) -> None:
+        now = dt.datetime.now().astimezone().strftime("%H:%M:%S")
+        print(f"{now} {child.ref.bot_id}: {text}", flush=True)
+
+    print(
+        f"mixbot serve: {len(refs)} bot(s) from {', '.join(args.configs) or 'config/trading/'}"
+        f"{' with settings ' + settings.file if settings.file else ''}; Ctrl+C stops them all",
+        file=sys.stderr,
+    )
+    sup = Supervisor(refs, settings.supervisor, svc, fresh=args.fresh, on_change=say)
+    try:
+        code = sup.run(until_done=not args.forever)
+    finally:
+        svc.close()
+    for c in sup.children:
+        extra = f": {c.reason}" if c.reason else ""
+        print(f"  {c.ref.bot_id:<12} {c.state:<10} restarts {c.restarts}{extra}")
+    return code
+
+
+def add_parsers(sub: Any) -> None:
+    """Register ``mixbot serve``."""
+    p = sub.add_parser(
+        "serve",
+        help="run many bots, one process each, restarted when they die",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "configs",
+        nargs="*",
+        metavar="CONFIG_OR_FOLDER",
+        help="bot configs or folders of them (default: config/trading/)",
+    )
+    p.add_argument(
+        "--settings",
+        metavar="FILE",
+        help="host settings file (default: config/mixbot.json when it exists)",
+    )
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start every bot with a new session (erases its stored rows first)",
+    )
+    p.add_argument(
+        "--forever",
+        action="store_true",
+        help="keep supervising when every bot has finished (wait for `mixbot start` commands)",
+    )
+    p.set_defaults(func=cmd_serve)
