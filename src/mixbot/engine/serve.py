@@ -43,6 +43,35 @@ settings (--settings FILE, default config/mixbot.json when present; `mixbot vali
 """
 
 
+def _check_distinct(refs: list[Any]) -> None:
+    """Refuse two configs with one bot id, or one log file (no file has two writers).
+
+    Raises:
+        ConfigError: naming both files.
+    """
+    from pathlib import Path
+
+    from mixbot.errors import ConfigError
+
+    ids: dict[tuple[str, str], str] = {}
+    logs: dict[Path, str] = {}
+    for r in refs:
+        key = (r.bot_id, r.mode)
+        if key in ids:
+            raise ConfigError(
+                f"{r.file}: bot_id {r.bot_id!r} is also the id of {ids[key]}: each bot needs "
+                "its own bot_id"
+            )
+        ids[key] = r.file
+        log = Path(r.cfg.logging.log_file).resolve()
+        if log in logs:
+            raise ConfigError(
+                f"{r.file}: logging.log_file {r.cfg.logging.log_file} is also the log of "
+                f"{logs[log]}: give each bot its own (or leave it out: logs/<bot_id>/bot.log)"
+            )
+        logs[log] = r.file
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from mixbot.config.settings import load_settings
     from mixbot.service.bots import BotService
@@ -51,17 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings(args.settings)
     svc = BotService()
     refs = svc.bots(args.configs)
-    seen: dict[tuple[str, str], str] = {}
-    for r in refs:
-        key = (r.bot_id, r.mode)
-        if key in seen:
-            from mixbot.errors import ConfigError
-
-            raise ConfigError(
-                f"{r.file}: bot_id {r.bot_id!r} is also the id of {seen[key]}: each bot needs "
-                "its own bot_id"
-            )
-        seen[key] = r.file
+    _check_distinct(refs)
 
     def say(child: Any, text: str) -> None:
         now = dt.datetime.now().astimezone().strftime("%H:%M:%S")
