@@ -4,13 +4,13 @@ journal delivers each event once across a crash; service reads on a real stored 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from tests.service.conftest import make_config
 
 from mixbot.bus.consumer import JsonlJournal
 from mixbot.bus.events import make
@@ -18,7 +18,6 @@ from mixbot.errors import ConfigError
 from mixbot.service.bots import BotService
 from mixbot.store.outbox import EventLog
 from mixbot.store.repository import Store
-from tests.service.conftest import make_config
 
 HANG_GUARD_S = 300
 

@@ -14,10 +14,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from tests.service.conftest import make_config
 
 from mixbot.service.locks import BotLock
 from mixbot.store.crashtest import run_bot, session_digest
-from tests.service.conftest import make_config
 
 HANG_GUARD_S = 600  # only a hung test trips this
 
