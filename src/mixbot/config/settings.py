@@ -37,7 +37,7 @@ def is_settings_file(path: str | Path) -> bool:
         return True
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return False
     bot_keys = ("bot_id", "strategy", "trading", "data", "broker")
     return (

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import Any
 
 import backtrader as bt
@@ -39,6 +40,7 @@ class LiveFeed(bt.feed.DataBase):
         self._state: int | None = None
         self.bars_received = 0
         self.last_bar_end: Any = None
+        self.released_at: float | None = None
 
     # ----- producer side (any thread) -----
     def push_bar(self, end_utc: Any, o: float, h: float, lo: float, c: float, v: float) -> bool:
@@ -46,7 +48,7 @@ class LiveFeed(bt.feed.DataBase):
         when the feed is stopping (the producer should stop too)."""
         while not self._stop_event.is_set():
             try:
-                self._q.put(("bar", end_utc, o, h, lo, c, v), timeout=0.5)
+                self._q.put(("bar", end_utc, o, h, lo, c, v, time.time()), timeout=0.5)
                 return True
             except queue.Full:
                 continue
@@ -109,7 +111,8 @@ class LiveFeed(bt.feed.DataBase):
             if item[0] == "status":
                 self._set_state(item[1])
                 continue
-            _, end, o, h, lo, c, v = item
+            _, end, o, h, lo, c, v, released = item
+            self.released_at = released  # wall time (epoch s) the bar was closed and queued
             lines = self.lines
             lines.datetime[0] = float(date2num(np.array([end], dtype="datetime64[us]"))[0])
             lines.open[0] = o

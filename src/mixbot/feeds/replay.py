@@ -6,17 +6,27 @@ waited. With ``replay_as="ticks"`` each file bar becomes four ticks (open, then 
 in the order a bar that closed up/down most plausibly took, then close; all volume on the
 close tick) fed to the same :class:`~mixbot.feeds.aggregator.BarAggregator` that live ticks
 use, so the bars the strategy sees are identical to ``replay_as="bars"``.
+
+Paced replays of several bots can be aligned on one wall clock: with ``epoch`` (or the
+environment variable :data:`EPOCH_ENV`, epoch seconds) the first bar is released at that
+instant and bar *k* at ``epoch + (replayed time up to k) / speed``, so bots replaying the
+same minutes get each bar at the same moment (``benchmarks/supervisor.py`` uses it).
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 
 import numpy as np
 
 from mixbot.feeds.aggregator import BarAggregator
 from mixbot.feeds.live import LiveFeed
 from mixbot.feeds.series import BarSeries
+
+#: Environment variable: wall-clock epoch (seconds) aligning paced replays (see the module doc).
+EPOCH_ENV = "MIXBOT_REPLAY_EPOCH"
 
 
 class ReplayFeed(LiveFeed):
@@ -29,6 +39,8 @@ class ReplayFeed(LiveFeed):
         as_ticks: split bars into ticks through the aggregator.
         session_open_min, session_close_min, market_tz: session alignment (IST for NSE).
         start_at: index of the first source bar to play (crash-recovery resumes use it).
+        epoch: wall-clock time (epoch seconds) of the first bar of a paced replay; None =
+            ``$MIXBOT_REPLAY_EPOCH`` when set, else each bar waits after the previous one.
     """
 
     params = (
@@ -40,9 +52,13 @@ class ReplayFeed(LiveFeed):
         ("session_close_min", 930),
         ("market_tz", "Asia/Kolkata"),
         ("start_at", 0),
+        ("epoch", None),
     )
 
     def start_producer(self) -> None:
+        env = os.environ.get(EPOCH_ENV, "").strip()
+        self._epoch: float | None = self.p.epoch or (float(env) if env else None)
+        self._due = 0.0
         self._thread = threading.Thread(target=self._produce, name="mixbot-replay", daemon=True)
         self._thread.start()
 
@@ -51,6 +67,9 @@ class ReplayFeed(LiveFeed):
             return not self.stopping
         # skip the time between sessions: never wait more than one bar's worth
         gap_s = min(gap_s, max(self.p.interval_minutes * 60.0, 60.0))
+        if self._epoch is not None:
+            self._due += gap_s / self.p.speed
+            return not self._stop_event.wait(max(0.0, self._epoch + self._due - time.time()))
         return not self._stop_event.wait(gap_s / self.p.speed)
 
     def _produce(self) -> None:
@@ -69,6 +88,8 @@ class ReplayFeed(LiveFeed):
         cols = [a.tolist() for a in (s.open, s.high, s.low, s.close, s.volume)]
         secs = (s.end.astype("datetime64[s]").astype(np.int64)).tolist()
         prev = None
+        if self._epoch is not None and self.p.speed > 0:
+            self._stop_event.wait(max(0.0, self._epoch - time.time()))
         for k in range(int(self.p.start_at), len(s)):
             if prev is not None and not self._sleep_until(secs[k] - prev):
                 return

@@ -31,6 +31,8 @@ same code runs on a backtest feed, a replayed session and a live feed.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +73,21 @@ class BotRuntime:
 _EPOCH = dt.datetime(1, 1, 1)
 
 
+#: Environment variable: a file path (``{bot_id}`` replaced) where a bot on a live feed
+#: appends, per bar, the milliseconds from the feed releasing the bar to its checkpoint and,
+#: per order, to the order's hand-off to the broker (``benchmarks/supervisor.py``).
+LATENCY_ENV = "MIXBOT_LATENCY_LOG"
+
+
+def _latency_log(bot_id: str) -> Any:
+    spec = os.environ.get(LATENCY_ENV)
+    if not spec:
+        return None
+    path = spec.replace("{bot_id}", bot_id)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    return open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - lives with the bot
+
+
 def window_size(lookback_bars: int, entry: EntryMixin, exit_: ExitMixin) -> int:
     """Bars the live window keeps: max(lookback_bars, 10 x the longest warm-up, 300)."""
     return max(lookback_bars, 10 * max(entry.warmup(), exit_.warmup(), 1), 300)
@@ -109,6 +126,7 @@ class CustomStrategy(bt.Strategy):
             self.window.count = int(self.resume["start_abs"])
         self.open_trade: dict[str, Any] | None = None
         self.signal_bar = -1
+        self.latency_log = _latency_log(cfg.bot_id)
 
     # ------------------------------------------------------------------ helpers
     def _bar_time(self) -> dt.datetime:
@@ -149,9 +167,19 @@ class CustomStrategy(bt.Strategy):
         # the tag travels in order.info (Backtrader passes extra kwargs to addinfo): a live
         # broker sends it to the venue as the order's client tag
         order = make(size=size, exectype=exectype, price=price, oco=oco, tag=tag)
+        if self.latency_log is not None:
+            self._latency("order")
         self.order_reason[order.ref] = role
         self.order_tag[order.ref] = tag
         return order
+
+    def _latency(self, what: str) -> None:
+        """Append ``<what> <bar index> <ms since the feed released the bar>`` (benchmarks)."""
+        rel = getattr(self.data, "released_at", None)
+        if rel is not None and self.latency_log is not None:
+            self.latency_log.write(
+                f"{what} {self.window.abs_index} {(time.time() - rel) * 1e3:.3f}\n"
+            )
 
     def _tag(self, bar: int, role: str) -> str:
         return f"{self.cfg.bot_id}:{bar}:{role}"
@@ -184,6 +212,8 @@ class CustomStrategy(bt.Strategy):
         self._on_bar()
         if self.persist is not None:
             self.persist.checkpoint(self, self.window.abs_index, self._bar_time())
+            if self.latency_log is not None:
+                self._latency("bar")
             if self.persist.halt_requested():
                 # `mixbot panic` (or the GUI) halted this bot through the store and acted at the
                 # broker itself: take no more decisions, stop after this bar
