@@ -6,10 +6,17 @@ reaches the bot within a second also between bars and while the feed waits; it a
 the store every ``poll_s`` seconds (3 s) for senders on other hosts (a shared PostgreSQL). The
 strategy thread acts on what it sets (:class:`Controls`) at its next bar; ``stop`` also
 stops the feed at once.
+
+On each heartbeat it also emits the bus events that report the passage of time rather than a
+fact: ``token_expiring`` once per token, :data:`TOKEN_WARN_S` before the venue's token expires
+(when the venue can tell: ``token_expiry``), and a ``status`` event every ``status_s`` seconds
+(default hourly; the bot's status, position and equity from the store).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -19,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from mixbot.bus.events import make
+
+#: ``token_expiring`` is emitted this many seconds before the token's expiry (30 min).
+TOKEN_WARN_S = 30 * 60
 
 
 @dataclass
@@ -44,6 +54,10 @@ class ControlThread(threading.Thread):
         poll_s: longest wait between two looks at the store (seconds).
         beat_s: heartbeat period (seconds).
         watch_s: how often the doorbell's mtime is checked (seconds).
+        token_expiry: the venue's ``(venue name, callable -> aware datetime of the token's
+            expiry or None)``; None when the venue has no expiring token (paper).
+        status_s: period of the ``status`` event (seconds); 0 disables it.
+        wall: the wall clock (aware UTC datetime); tests pass their own.
     """
 
     def __init__(
@@ -55,7 +69,10 @@ class ControlThread(threading.Thread):
         log: logging.Logger,
         poll_s: float = 3.0,
         beat_s: float = 5.0,
-        watch_s: float = 0.1,
+        watch_s: float = 0.25,
+        token_expiry: tuple[str, Callable[[], dt.datetime | None]] | None = None,
+        status_s: float = 3600.0,
+        wall: Callable[[], dt.datetime] | None = None,
     ) -> None:
         super().__init__(name=f"control-{store.bot_id}", daemon=True)
         from mixbot.store.control import ControlChannel
@@ -69,6 +86,11 @@ class ControlThread(threading.Thread):
         self.poll_s = poll_s
         self.beat_s = beat_s
         self.watch_s = watch_s
+        self.token_expiry = token_expiry
+        self.status_s = status_s
+        self._wall = wall or (lambda: dt.datetime.now(dt.UTC))
+        self._warned: set[str] = set()
+        self._last_status: float | None = None
         self._quit = threading.Event()
         from mixbot.bus.consumer import JsonlJournal
         from mixbot.store.outbox import EventLog
@@ -95,6 +117,7 @@ class ControlThread(threading.Thread):
             if now - last_beat >= self.beat_s:
                 last_beat = now
                 self._safely(self.store.heartbeat)
+                self._safely(functools.partial(self.timed_events, now))
             if now - last_journal >= self.journal_s:
                 last_journal = now
                 self._safely(self.journal.pump)
@@ -106,6 +129,46 @@ class ControlThread(threading.Thread):
             fn()
         except Exception as exc:  # a store hiccup: try again on the next round
             self.log.warning("control channel: %s", exc)
+
+    def timed_events(self, now: float) -> None:
+        """Emit ``token_expiring`` (once per expiry) and the periodic ``status`` when due.
+
+        ``now`` is a monotonic time in seconds (the status period); the token check uses the
+        wall clock. Also callable directly (tests)."""
+        if self.token_expiry is not None:
+            venue, expiry_of = self.token_expiry
+            expires = expiry_of()
+            if expires is not None:
+                left = (expires - self._wall()).total_seconds()
+                key = f"token_expiring:{venue}:{expires.isoformat()}"
+                if left <= TOKEN_WARN_S and key not in self._warned:
+                    self._warned.add(key)
+                    ev = make(
+                        "token_expiring",
+                        key=key,
+                        venue=venue,
+                        expires_at=expires,
+                        minutes_left=max(0, int(left // 60)),
+                    )
+                    self.store.emit((ev,))
+        if self.status_s > 0:
+            if self._last_status is None:
+                self._last_status = now  # the first one is one period after the start
+            elif now - self._last_status >= self.status_s:
+                self._last_status = now
+                self.store.emit((self.status_event(),))
+
+    def status_event(self) -> Any:
+        """A ``status`` event: the bot's stored status, feed state, open positions
+        (symbol -> signed quantity, shares) and last equity (INR)."""
+        row = self.store.bot_row()
+        return make(
+            "status",
+            status=row.get("status") or "running",
+            feed_state=row.get("feed_state"),
+            positions={p["symbol"]: p["qty"] for p in self.store.positions() if p.get("qty")},
+            equity=self.store.last_equity(),
+        )
 
     def poll(self) -> None:
         """Take and act on every new command (also callable directly, e.g. by tests)."""

@@ -16,6 +16,15 @@ from mixbot.engine.build import Built, build
 from mixbot.engine.control import Controls, ControlThread
 
 
+def _token_expiry(cfg: BotConfig) -> Any:
+    """(venue, expiry callable) for a bot whose venue token expires, else None."""
+    if cfg.broker.type in ("upstox", "upstox_sandbox") or cfg.data.data_source == "upstox":
+        from mixbot.venues.upstox.auth import current_token_expiry
+
+        return ("upstox", current_token_expiry)
+    return None
+
+
 def config_hash(cfg: BotConfig) -> str:
     """SHA-256 of the effective config (defaults filled, secrets as ${VAR} references)."""
     import hashlib
@@ -142,6 +151,7 @@ class Bot:
             self.stop,
             doorbell(self.store.url, self.cfg.bot_id, self.mode),
             log,
+            token_expiry=_token_expiry(self.cfg),
         )
         self._control.start()
 

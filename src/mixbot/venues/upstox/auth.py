@@ -74,6 +74,13 @@ def token_expiry(issued_at: dt.datetime) -> dt.datetime:
     return expiry
 
 
+def current_token_expiry(now: dt.datetime | None = None) -> dt.datetime:
+    """When the token a bot uses now dies: every Upstox token dies at the first 03:30 IST
+    after it was made, so a token valid at ``now`` dies at the first 03:30 IST after ``now``
+    (whether it came from ``$UPSTOX_ACCESS_TOKEN`` or the token file). Aware, IST."""
+    return token_expiry(now or dt.datetime.now(dt.UTC))
+
+
 # -- token file ---------------------------------------------------------------------------------
 
 
