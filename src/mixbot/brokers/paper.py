@@ -133,7 +133,7 @@ def make_broker(
         tick_size=tick_size,
     )
     broker.addcommissioninfo(
-        IndianEquityCommInfo(
+        IndianEquityCommInfo(  # type: ignore[call-arg]  # Backtrader params: metaclass kwargs
             charges=IndianEquityCharges.from_config(commission, product), product=product
         )
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,10 +114,13 @@ def run_backtest(
     date_to: str | None = None,
     report_dir: Path | None = None,
     progress: bool = True,
+    progress_to: Callable[[int], Callable[[int], None]] | None = None,
 ) -> RunResult:
     """Backtest ``cfg`` on its data file and (optionally) write a report folder.
 
     The report folder gets ``equity.png``, ``trades.csv``, ``equity.csv`` and ``metrics.json``.
+    ``progress_to(total_bars)`` returns a second ``update(bars_done)`` to call as bars go by
+    (background jobs: :func:`mixbot.service.jobs.progress_writer`).
 
     Raises:
         ConfigError / DataFileError: unusable config or data (message names file and fix).
@@ -124,11 +128,19 @@ def run_backtest(
     from mixbot.engine.progress import bar_progress
 
     built = build(cfg, "backtest", date_from=date_from, date_to=date_to)
+    n_bars = len(built.series) if built.series is not None else 0  # a backtest has a file series
     try:
-        with bar_progress(len(built.series), f"backtest {cfg.bot_id}", enabled=progress) as update:
+        with bar_progress(n_bars, f"backtest {cfg.bot_id}", enabled=progress) as update:
+            if progress_to is not None:
+                extra, bar = progress_to(n_bars), update
+
+                def update(n: int) -> None:
+                    bar(n)
+                    extra(n)
+
             built.runtime.progress = update
             built.cerebro.run()
-            update(len(built.series))
+            update(n_bars)
         result = collect(built)
     finally:
         built.runtime.journal.close()

@@ -44,13 +44,31 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     report = Path(args.report) if args.report else Path("reports") / cfg.bot_id
-    result = run_backtest(
-        cfg,
-        date_from=args.date_from,
-        date_to=args.date_to,
-        report_dir=report,
-        progress=not args.no_progress,
-    )
+    job = Path(args.job_dir) if args.job_dir else None
+    if job is None:
+        result = run_backtest(
+            cfg,
+            date_from=args.date_from,
+            date_to=args.date_to,
+            report_dir=report,
+            progress=not args.no_progress,
+        )
+    else:  # a background job of mixbot.service.jobs: progress and end state in its folder
+        from mixbot.service.jobs import finish, progress_writer
+
+        try:
+            result = run_backtest(
+                cfg,
+                date_from=args.date_from,
+                date_to=args.date_to,
+                report_dir=report,
+                progress=False,
+                progress_to=lambda total: progress_writer(job, total),
+            )
+        except BaseException as exc:
+            finish(job, f"{type(exc).__name__}: {exc}")
+            raise
+        finish(job, None)
     _print_result(
         f"backtest {cfg.bot_id}: {cfg.description[:70]}",
         result,
@@ -190,6 +208,7 @@ def add_parsers(sub: Any) -> None:
     )
     p.add_argument("--report", metavar="DIR", help="report folder (default reports/<bot_id>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--job-dir", help=argparse.SUPPRESS)  # mixbot.service.jobs
     p.set_defaults(func=cmd_backtest)
 
     p = sub.add_parser(

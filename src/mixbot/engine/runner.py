@@ -94,7 +94,7 @@ class Bot:
             raise
         self.built.runtime.controls = self.controls
         log = self.built.runtime.journal.log
-        old: dict[int, Any] = {}
+        old: dict[signal.Signals, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 old[sig] = signal.signal(sig, lambda *_: self.stop())

@@ -43,7 +43,8 @@ class ReplayFeed(LiveFeed):
             ``$MIXBOT_REPLAY_EPOCH`` when set, else each bar waits after the previous one.
     """
 
-    params = (
+    # Backtrader's metaclass merges these with LiveFeed's params (a tuple of pairs is its API)
+    params = (  # type: ignore[assignment]
         ("series", None),
         ("interval_minutes", 1),
         ("speed", 0.0),

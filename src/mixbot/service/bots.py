@@ -16,6 +16,7 @@ from typing import Any
 
 from mixbot.errors import ConfigError, StoreError
 from mixbot.service import configs
+from mixbot.service.jobs import BacktestJob
 from mixbot.service.status import BotStatus, from_store, never_run, to_market_time
 from mixbot.service.trades import PnlBucket, filter_rows, pnl_by, rows_from_store
 
@@ -51,6 +52,7 @@ class BotService:
             config's own (``database.url`` / ``$MIXBOT_DATABASE_URL`` / the default SQLite file).
         clock: ``time.monotonic``-like callable used for waits (tests pass their own).
         sleep: ``time.sleep``-like callable used between polls.
+        jobs_root: folder of the backtest job folders (default ``reports/jobs``).
     """
 
     def __init__(
@@ -58,7 +60,11 @@ class BotService:
         database_url: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        jobs_root: str | Path | None = None,
     ) -> None:
+        from mixbot.service.jobs import DEFAULT_ROOT, BacktestJobs
+
+        self.jobs = BacktestJobs(jobs_root or DEFAULT_ROOT)
         self.database_url = database_url
         self._engines: dict[str, Any] = {}
         self.clock = clock
@@ -312,3 +318,31 @@ class BotService:
                 {"backup": str(backup) if backup else None, "by": who},
             )
         return backup
+
+    # ------------------------------------------------------------------ backtest jobs
+    def start_backtest(
+        self, path: str | Path, date_from: str | None = None, date_to: str | None = None
+    ) -> BacktestJob:
+        """Start the backtest of config ``path`` as a background job (see
+        :mod:`mixbot.service.jobs`); follow it with :meth:`backtest_job`.
+
+        Raises:
+            ConfigError: the config is invalid.
+        """
+        return self.jobs.start(path, date_from, date_to)
+
+    def backtest_job(self, job_id: str) -> BacktestJob:
+        """A job's state and progress (``pct`` 0-100)."""
+        return self.jobs.get(job_id)
+
+    def backtest_jobs(self) -> list[BacktestJob]:
+        """Every backtest job, newest first."""
+        return self.jobs.jobs()
+
+    def backtest_report(self, job_id: str) -> dict[str, Any]:
+        """A finished job's metrics and report files (ConfigError while it runs or failed)."""
+        return self.jobs.report(job_id)
+
+    def cancel_backtest(self, job_id: str) -> BacktestJob:
+        """Stop a running backtest job."""
+        return self.jobs.cancel(job_id)
