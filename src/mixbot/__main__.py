@@ -1,5 +1,5 @@
 """``python -m mixbot`` = the ``mixbot`` command."""
 
-from mixbot.cli import main
+from mixbot.cli import console
 
-raise SystemExit(main())
+console()

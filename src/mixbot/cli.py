@@ -185,6 +185,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def console() -> None:
+    """The ``mixbot`` console script and ``python -m mixbot``: :func:`main`, then a fast exit.
+
+    Interpreter finalisation of a bot process (freeing Backtrader's line buffers, pandas and
+    the store's objects one by one) takes seconds, far more on a loaded machine, and would
+    eat into ``mixbot serve``'s stop timeout after the bot has already stopped cleanly. Every
+    fact is committed to the store before :func:`main` returns, so after flushing the logs
+    and the standard streams the process exits with ``os._exit`` (no atexit handlers or
+    finalisers run; mixbot registers none that matter).
+    """
+    import logging
+    import os
+
+    code = main()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mixbot`` console script; returns the exit code."""
     from mixbot.errors import MixbotError
