@@ -127,7 +127,7 @@ def _add_upstox_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
     for module in (
         "mixbot.venues.upstox.cli",
         "mixbot.venues.upstox.feedtest",
-        "mixbot.venues.upstox.panic",
+        "mixbot.venues.panic",
     ):
         try:
             mod = __import__(module, fromlist=["add_parsers"])

@@ -10,17 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from mixbot.bus.events import make
+from mixbot.config.digest import config_hash
 from mixbot.config.model import BotConfig
 from mixbot.engine.backtest import RunResult, collect
 from mixbot.engine.build import Built, build
 from mixbot.engine.control import Controls, ControlThread
-
-
-def config_hash(cfg: BotConfig) -> str:
-    """SHA-256 of the effective config (defaults filled, secrets as ${VAR} references)."""
-    import hashlib
-
-    return hashlib.sha256(json.dumps(cfg.raw, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class Bot:
