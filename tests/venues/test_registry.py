@@ -147,7 +147,7 @@ def test_upstox_panic_aborts_without_confirmation(
 
 
 def test_upstox_classes_meet_the_contract() -> None:
-    from mixbot.venues.upstox.broker import UpstoxBroker
+    from mixbot.venues.upstox.execution.broker import UpstoxBroker
     from mixbot.venues.upstox.instruments import InstrumentMaster
     from mixbot.venues.upstox.session import UpstoxSession
 

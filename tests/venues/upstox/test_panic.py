@@ -12,8 +12,8 @@ import pytest
 
 from mixbot.store.repository import Store
 from mixbot.venues.panic import add_parsers
-from mixbot.venues.upstox.client import UpstoxClient
-from mixbot.venues.upstox.orders import OrderApi
+from mixbot.venues.upstox.execution.orders import OrderApi
+from mixbot.venues.upstox.http.client import UpstoxClient
 from mixbot.venues.upstox.panic import panic
 
 
@@ -286,8 +286,8 @@ def test_panic_against_the_simulator(
     data_dir: Path, tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     try:
-        from mixbot.venues.upstox.sim import Simulator
-        from mixbot.venues.upstox.sim.exchange import Exchange  # noqa: F401
+        from mixbot.simulators.upstox import Simulator
+        from mixbot.simulators.upstox.exchange import Exchange  # noqa: F401
     except ImportError:
         pytest.skip("simulator order engine (sim.exchange) not available")
     sim = Simulator(
@@ -327,7 +327,7 @@ def test_service_panic_of_a_live_bot_runs_the_venue_kill_switch(
     from mixbot.service.bots import BotService
 
     try:
-        from mixbot.venues.upstox.sim import Simulator
+        from mixbot.simulators.upstox import Simulator
     except ImportError:
         pytest.skip("simulator not available")
     sim = Simulator(

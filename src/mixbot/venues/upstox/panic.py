@@ -34,8 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mixbot.venues.upstox.errors import UpstoxError
-from mixbot.venues.upstox.orders import (
+from mixbot.venues.upstox.execution.orders import (
     EXIT_ORDER_TYPE,
     AuditStep,
     OrderApi,
@@ -44,6 +43,7 @@ from mixbot.venues.upstox.orders import (
     exit_side,
     is_open,
 )
+from mixbot.venues.upstox.http.errors import UpstoxError
 
 log = logging.getLogger(__name__)
 
@@ -376,8 +376,8 @@ def panic_config(
     from mixbot.config.secrets import broker_secret, load_dotenv_once
     from mixbot.store.db import resolve_url
     from mixbot.store.repository import Store
-    from mixbot.venues.upstox.client import UpstoxClient
     from mixbot.venues.upstox.config import UpstoxBrokerConfig
+    from mixbot.venues.upstox.http.client import UpstoxClient
 
     kind = cfg.broker.type
     load_dotenv_once(cfg.source_file.parent)

@@ -30,8 +30,8 @@ def upstox_feed(cfg: Any, session: Any = None) -> Any:
     Raises:
         UpstoxError: the instruments master cannot be had, the symbol is unknown, or no token.
     """
-    from mixbot.venues.upstox.feed import UpstoxFeed
     from mixbot.venues.upstox.instruments import InstrumentMaster
+    from mixbot.venues.upstox.ws.feed import UpstoxFeed
 
     session = session or open_session(cfg)
     symbol = cfg.data.symbol
@@ -72,7 +72,7 @@ def build_feed(
 def upstox_broker(
     cfg: Any, feed: Any, known_tags: set[str] | None = None, session: Any = None
 ) -> Any:
-    """The :class:`~mixbot.venues.upstox.broker.UpstoxBroker` for ``cfg`` (type upstox or
+    """The :class:`~mixbot.venues.upstox.execution.broker.UpstoxBroker` for ``cfg`` (type upstox or
     upstox_sandbox), trading the instrument of ``feed``. ``known_tags``: the stored session's
     order tags when resuming (adopted from Upstox, never re-sent blindly). ``session``: the
     session shared with the feed; default a new one.
@@ -82,8 +82,8 @@ def upstox_broker(
     """
     from mixbot.brokers.charges import IndianEquityCharges
     from mixbot.brokers.comminfo import IndianEquityCommInfo
-    from mixbot.venues.upstox.broker import UpstoxBroker
-    from mixbot.venues.upstox.orders import OrderApi
+    from mixbot.venues.upstox.execution.broker import UpstoxBroker
+    from mixbot.venues.upstox.execution.orders import OrderApi
     from mixbot.venues.upstox.portfolio import PortfolioStream
 
     b, u = cfg.broker, UpstoxBrokerConfig.of(cfg)
