@@ -3,7 +3,7 @@
 1. decode + aggregate on one core: realistic ``full``-mode ``FeedResponse`` frames (LTPC, 5
    depth levels, 1d/I1/I1 OHLC, atp/vtt/oi/tbq/tsq) built with the SDK's protobuf module from
    real BANKNIFTY 1-minute bars (8 synthetic trades a bar), decoded by
-   :class:`~mixbot.venues.upstox.protocol.FeedDecoder` and aggregated by the project's
+   :class:`~mixbot.venues.upstox.ws.protocol.FeedDecoder` and aggregated by the project's
    :class:`~mixbot.feeds.aggregator.BarAggregator` (target >= 100,000 ticks/s); and the same
    through ``UpstoxFeed._on_frame`` (the feed's whole per-frame path);
 2. end to end over loopback TLS from the local simulator (speed 0 = as fast as the client
@@ -32,7 +32,7 @@ from upstox_client.feeder.proto import MarketDataFeedV3_pb2 as pb
 
 from mixbot.feeds.aggregator import BarAggregator
 from mixbot.paths import sample_data_dir
-from mixbot.venues.upstox.protocol import FeedDecoder
+from mixbot.venues.upstox.ws.protocol import FeedDecoder
 
 KEY = "NSE_FO|46923"
 IST_OFFSET = dt.timedelta(hours=5, minutes=30)
@@ -113,7 +113,7 @@ def bench_decode(ticks: list[tuple[int, float, int]]) -> None:
         f"({len(frames):,} full-mode frames of {size:.0f} B, {bars} bars)"
     )
 
-    from mixbot.venues.upstox.feed import UpstoxFeed
+    from mixbot.venues.upstox.ws.feed import UpstoxFeed
 
     best = 0.0
     for _ in range(3):
@@ -153,8 +153,8 @@ def write_copies(src: Path, n: int, folder: Path, day: str = "20190101") -> list
 
 
 def bench_e2e(n: int, tls: Path) -> None:
-    from mixbot.venues.upstox.sim import Simulator
-    from mixbot.venues.upstox.ws import FeedSocket
+    from mixbot.simulators.upstox import Simulator
+    from mixbot.venues.upstox.ws.ws import FeedSocket
 
     with tempfile.TemporaryDirectory() as tmp:
         files = write_copies(bn_file(), n, Path(tmp))
@@ -197,8 +197,8 @@ def bench_e2e(n: int, tls: Path) -> None:
 def bench_latency(tls: Path) -> None:
     import backtrader as bt
 
-    from mixbot.venues.upstox.feed import UpstoxFeed
-    from mixbot.venues.upstox.sim import Simulator
+    from mixbot.venues.upstox.ws.feed import UpstoxFeed
+    from mixbot.simulators.upstox import Simulator
 
     sim = Simulator(
         files=[bn_file()], port=0, speed=300, start="2019-01-01", end="2019-01-01", tls_dir=tls

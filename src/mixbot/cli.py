@@ -111,7 +111,7 @@ def _add_engine_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
 
 def _add_upstox_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     def run_sim(args: argparse.Namespace) -> int:
-        from mixbot.venues.upstox.sim.cli import main as sim_main
+        from mixbot.simulators.upstox.cli import main as sim_main
 
         return sim_main(args.sim_args)
 
@@ -126,8 +126,8 @@ def _add_upstox_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
     p.set_defaults(func=run_sim)
     for module in (
         "mixbot.venues.upstox.cli",
-        "mixbot.venues.upstox.feedtest",
-        "mixbot.venues.upstox.panic",
+        "mixbot.venues.upstox.ws.feedtest",
+        "mixbot.venues.panic",
     ):
         try:
             mod = __import__(module, fromlist=["add_parsers"])
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["upstox-sim"]:  # every option belongs to the simulator's own parser
         from mixbot.paths import expand_data_path
-        from mixbot.venues.upstox.sim.cli import main as sim_main
+        from mixbot.simulators.upstox.cli import main as sim_main
 
         sim_argv = [str(expand_data_path(a)) if a.startswith("@data/") else a for a in argv[1:]]
         try:

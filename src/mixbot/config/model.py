@@ -17,18 +17,19 @@ def _hhmm(v: str | None) -> int | None:
 
 @dataclass(frozen=True)
 class BrokerConfig:
-    """Broker section: type, starting cash (INR), flat commission fraction or None, slippage (bps), tick (INR)."""
+    """Broker section, the fields every broker reads: type, starting cash (INR), flat
+    commission fraction or None, slippage (bps), tick (INR).
+
+    A venue's own fields (e.g. Upstox's ``algo_name`` and order timeouts) are read by the
+    venue's typed section (``VenueSpec.config_section``, e.g.
+    :meth:`mixbot.venues.upstox.config.UpstoxBrokerConfig.of`), not held here.
+    """
 
     type: str
     initial_balance: float
     commission: float | None
     slippage_bps: float
     tick_size: float
-    algo_name: str | None
-    registered_algo: bool = False
-    entry_buffer_pct: float = 0.05
-    exit_timeout_seconds: float = 30.0
-    entry_timeout_seconds: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -167,11 +168,6 @@ def build(effective: dict[str, Any], source_file: Path) -> BotConfig:
             b.get("commission"),
             float(b["slippage_bps"]),
             float(b["tick_size"]),
-            b.get("algo_name"),
-            bool(b.get("registered_algo", False)),
-            float(b.get("entry_buffer_pct", 0.05)),
-            float(b.get("exit_timeout_seconds", 30.0)),
-            float(b.get("entry_timeout_seconds", 120.0)),
         ),
         trading=TradingConfig(
             symbols,

@@ -1,6 +1,8 @@
 """The bot config JSON Schema: loading, default filling and export for editors.
 
-The hand-written ``bot.schema.json`` inside this package is the single source of truth.
+The hand-written ``bot.schema.json`` inside this package is the single source of truth, but
+for the venue names: :func:`base_schema` fills the ``broker.type`` / ``data.data_source``
+enums from the venue registry.
 :func:`export_schema` adds each registered mixin's parameter schema (as ``if name == X
 then params: {...}``) so that editors complete mixin params too; ``mixbot schema
 --export`` writes it to ``config/schema/bot.schema.json`` and a test fails when the
@@ -28,9 +30,26 @@ SECRET_FIELDS: tuple[tuple[str, ...], ...] = (
 
 @lru_cache(maxsize=1)
 def base_schema() -> dict[str, Any]:
-    """The packaged schema (parsed once; callers must not mutate it)."""
+    """The packaged schema with the venue enums filled in (parsed once; callers must not
+    mutate it).
+
+    ``broker.type`` and ``data.data_source`` list every name the venue registry
+    (:mod:`mixbot.venues.registry`) knows, reserved ones included; the packaged file leaves
+    those enums out so that a venue is added in one place.
+    """
+    from mixbot.venues import registry as venues
+
     text = resources.files("mixbot.config").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
     result: dict[str, Any] = json.loads(text)
+    props = result["properties"]
+    props["broker"]["properties"]["type"] = {
+        "enum": venues.broker_types(),
+        **props["broker"]["properties"]["type"],
+    }
+    props["data"]["properties"]["data_source"] = {
+        "enum": venues.data_sources(),
+        **props["data"]["properties"]["data_source"],
+    }
     return result
 
 

@@ -83,3 +83,19 @@ def mask(doc: Any, secret_paths: tuple[tuple[str, ...], ...]) -> Any:
             state = "set" if names and all(n in os.environ for n in names) else "NOT SET"
             node[path[-1]] = f"{ref} ({state})" if names else "***"
     return out
+
+
+def broker_secret(cfg: Any, field: str) -> str | None:
+    """The value of the ``${VAR}`` that ``broker.<field>`` of ``cfg`` (a
+    :class:`~mixbot.config.model.BotConfig`) refers to: the first referenced variable set to
+    a non-blank value in the environment (load ``.env`` first with :func:`load_dotenv_once`),
+    stripped; None when none is set (the venue then falls back to its own token file).
+
+    The one lookup of broker secrets (access tokens): the value is never logged.
+    """
+    ref = ((cfg.raw or {}).get("broker") or {}).get(field)
+    for var in referenced_vars(ref) if isinstance(ref, str) else []:
+        value = os.environ.get(var, "").strip()
+        if value:
+            return value
+    return None

@@ -15,21 +15,10 @@ from typing import Any
 from mixbot.config.problems import Problem, json_path
 from mixbot.config.secrets import referenced_vars
 from mixbot.config.source import Source
+from mixbot.venues import registry as venues
 
-#: Names the schema accepts but no venue implements yet.
-NOT_SUPPORTED_BROKERS = {"binance_paper", "binance", "ibkr"}
-NOT_SUPPORTED_SOURCES = {"binance", "ibkr"}
-LIVE_BROKERS = {"upstox", "upstox_sandbox"}
-
-#: Bar sizes each source can deliver. Upstox V3 candles: minutes 1-300, hours 1-5, days
-#: (Upstox API docs, "Historical Candle Data V3"); Yahoo chart API intervals: 1m..90m, 1h, 1d
-#: (no 4h).
-SOURCE_INTERVALS = {
-    "csv": {"1m", "5m", "15m", "30m", "1h", "4h", "1d"},
-    "replay": {"1m", "5m", "15m", "30m", "1h", "4h", "1d"},
-    "yahoo": {"1m", "5m", "15m", "30m", "1h", "1d"},
-    "upstox": {"1m", "5m", "15m", "30m", "1h", "4h", "1d"},
-}
+# Venue facts (which names exist, are supported, are live, their intervals and secrets)
+# come from the venue registry, :mod:`mixbot.venues.registry`.
 
 #: Upstox instrument key: SEGMENT|identifier (Upstox docs, "Instruments").
 UPSTOX_KEY = re.compile(
@@ -78,26 +67,39 @@ class _Ctx:
         return Problem(self.src.file, json_path(parts), message, line, col, hint, severity)
 
 
+def _supported(kind: str) -> str:
+    names = [
+        n
+        for v in venues.venues()
+        if v.available
+        for n in (v.broker_types if kind == "broker" else v.data_sources)
+    ]
+    return "use " + ", ".join(names[:-1]) + " or " + names[-1]
+
+
 def _unsupported(c: _Ctx) -> Iterator[Problem]:
     btype = _get(c.doc, "broker", "type")
-    if isinstance(btype, str) and btype in NOT_SUPPORTED_BROKERS:
+    bvenue = venues.for_broker(btype) if isinstance(btype, str) else None
+    if bvenue is not None and not bvenue.available:
         yield c.problem(
             ("broker", "type"),
             f"broker type {btype!r} is not supported yet",
-            "use paper, upstox, upstox_sandbox or mock",
+            _supported("broker"),
         )
     source = _get(c.doc, "data", "data_source")
-    if isinstance(source, str) and source in NOT_SUPPORTED_SOURCES:
+    svenue = venues.for_source(source) if isinstance(source, str) else None
+    if svenue is not None and not svenue.available:
         yield c.problem(
             ("data", "data_source"),
             f"data source {source!r} is not supported yet",
-            "use csv, replay, yahoo or upstox",
+            _supported("source"),
         )
 
 
 def _interval(c: _Ctx) -> Iterator[Problem]:
     source, interval = _get(c.doc, "data", "data_source"), _get(c.doc, "data", "interval")
-    ok = SOURCE_INTERVALS.get(source) if isinstance(source, str) else None
+    venue = venues.for_source(source) if isinstance(source, str) else None
+    ok = venue.intervals if venue is not None and venue.available else None
     if ok is not None and isinstance(interval, str) and interval not in ok:
         yield c.problem(
             ("data", "interval"),
@@ -134,13 +136,21 @@ def _trailing(c: _Ctx) -> Iterator[Problem]:
         )
 
 
+def _live_source(btype: Any) -> str | None:
+    """The data source a live broker type needs (its venue's first), else None."""
+    venue = venues.for_broker(btype) if isinstance(btype, str) else None
+    return venue.data_sources[0] if venue is not None and venue.live else None
+
+
 def _venue_pairing(c: _Ctx) -> Iterator[Problem]:
     btype, source = _get(c.doc, "broker", "type"), _get(c.doc, "data", "data_source")
-    if isinstance(btype, str) and btype in LIVE_BROKERS and source != "upstox":
+    need = _live_source(btype)
+    venue = venues.for_broker(btype) if need else None
+    if need and venue is not None and source not in venue.data_sources:
         yield c.problem(
             ("data", "data_source"),
-            f"broker {btype!r} sends real orders and needs the live 'upstox' feed, not {source!r}",
-            'set data.data_source to "upstox", or use broker type "paper" to test on files',
+            f"broker {btype!r} sends real orders and needs the live {need!r} feed, not {source!r}",
+            f'set data.data_source to "{need}", or use broker type "paper" to test on files',
         )
 
 
@@ -209,7 +219,7 @@ def _symbols(c: _Ctx) -> Iterator[Problem]:
     if not has_one and not has_many and not isinstance(_get(c.doc, "data", "symbol"), str):
         yield c.problem(("trading",), 'no symbol: set trading.symbol (e.g. "RELIANCE")')
     btype = _get(c.doc, "broker", "type")
-    venue_source = "upstox" if isinstance(btype, str) and btype in LIVE_BROKERS else source
+    venue_source = _live_source(btype) or source
     items: list[tuple[tuple[str | int, ...], Any]] = [
         (("trading", "symbol"), trading.get("symbol"))
     ]
@@ -308,10 +318,15 @@ def _sizes(c: _Ctx) -> Iterator[Problem]:
 def _secrets(c: _Ctx) -> Iterator[Problem]:
     needs: list[tuple[tuple[str, ...], str]] = []
     btype = _get(c.doc, "broker", "type")
-    if btype == "upstox" or _get(c.doc, "data", "data_source") == "upstox":
-        needs.append((("broker", "access_token"), "the Upstox access token"))
-    if btype == "upstox_sandbox":
-        needs.append((("broker", "sandbox_token"), "the Upstox sandbox token"))
+    source = _get(c.doc, "data", "data_source")
+    btype = btype if isinstance(btype, str) else None
+    source = source if isinstance(source, str) else None
+    seen: list[Any] = []
+    for venue in (venues.for_broker(btype or ""), venues.for_source(source or "")):
+        if venue is None or venue in seen or venue.secrets is None:
+            continue
+        seen.append(venue)
+        needs += [n for n in venue.secrets(btype, source) if n not in needs]
     if _get(c.doc, "notifications", "enabled") is True:
         if _get(c.doc, "notifications", "telegram", "enabled") is True:
             needs.append(

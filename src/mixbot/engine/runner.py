@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mixbot.bus.events import make
+from mixbot.config.digest import config_hash
 from mixbot.config.model import BotConfig
 from mixbot.engine.backtest import RunResult, collect
 from mixbot.engine.build import Built, build
@@ -17,19 +18,14 @@ from mixbot.engine.control import Controls, ControlThread
 
 
 def _token_expiry(cfg: BotConfig) -> Any:
-    """(venue, expiry callable) for a bot whose venue token expires, else None."""
-    if cfg.broker.type in ("upstox", "upstox_sandbox") or cfg.data.data_source == "upstox":
-        from mixbot.venues.upstox.auth import current_token_expiry
+    """(venue name, expiry callable) when the bot's venue has an expiring token, else None."""
+    from mixbot.venues import registry
 
-        return ("upstox", current_token_expiry)
+    for spec in (registry.for_broker(cfg.broker.type), registry.for_source(cfg.data.data_source)):
+        expiry = getattr(spec, "token_expiry", None)
+        if spec is not None and expiry is not None:
+            return (spec.name, expiry)
     return None
-
-
-def config_hash(cfg: BotConfig) -> str:
-    """SHA-256 of the effective config (defaults filled, secrets as ${VAR} references)."""
-    import hashlib
-
-    return hashlib.sha256(json.dumps(cfg.raw, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class Bot:

@@ -270,20 +270,38 @@ class BotService:
         return self.send(path, "force_exit", wait_s=wait_s)
 
     def panic(self, path: str | Path, reason: str = "panic", wait_s: float = 0.0) -> CommandResult:
-        """Square off and halt a running paper bot. For a live Upstox account use
-        ``mixbot panic CONFIG``, which acts on the broker's own order book even with no bot
-        running.
+        """Square off and halt the bot.
+
+        A paper bot (its orders live in its process) is sent the ``panic`` command. A bot on a
+        live venue account gets the venue's kill switch here and now, through the venue
+        registry (:func:`mixbot.venues.panic.run_panic`; Upstox: cancel every open order of
+        the account, exit every position at MARKET, halt the bot in its store), whether or not
+        the bot runs. Its result has ``id`` -1 (no command was queued), ``taken`` True and
+        ``result`` ``"ok"`` or ``"problems: ..."`` with every step that failed or stayed open.
 
         Raises:
-            ConfigError: the bot trades a live account (the venue's kill switch must be used).
+            ConfigError: the config is invalid, or the venue has no kill switch.
         """
         ref = self.ref(path)
-        if ref.mode == "live":
-            raise ConfigError(
-                f"{ref.file}: bot {ref.bot_id} trades a live account: run `mixbot panic "
-                f"{ref.file}` (cancels and exits at the broker, even with no bot running)"
-            )
-        return self.send(path, "panic", {"reason": reason}, wait_s=wait_s)
+        if ref.mode != "live":
+            return self.send(path, "panic", {"reason": reason}, wait_s=wait_s)
+        from mixbot.venues.panic import run_panic
+
+        problems: list[str] = []
+
+        def say(line: str, err: bool = False) -> None:
+            if err or line.startswith("[FAIL]"):
+                problems.append(line)
+
+        code = run_panic(
+            ref.cfg,
+            reason=reason,
+            confirm=lambda _prompt: True,
+            say=say,
+            database_url=self.database_url,
+        )
+        result = "ok" if code == 0 else "problems: " + "; ".join(p.strip() for p in problems)
+        return CommandResult(-1, ref.bot_id, "panic", True, result)
 
     def start(self, path: str | Path) -> CommandResult:
         """Ask the supervisor (``mixbot serve``) to start the bot's process."""

@@ -68,8 +68,11 @@ def load_for_reading(path: str | Path) -> Any:
 
 
 def store_mode(cfg: Any) -> str:
-    """``"live"`` for a broker that sends real orders, else ``"paper"`` (which store file)."""
-    return "live" if cfg.broker.type in ("upstox", "upstox_sandbox") else "paper"
+    """``"live"`` for a broker that sends real orders, else ``"paper"`` (which store file);
+    the venue registry knows which (:func:`mixbot.venues.registry.store_mode`)."""
+    from mixbot.venues.registry import store_mode as venue_store_mode
+
+    return venue_store_mode(cfg)
 
 
 @dataclass(frozen=True)

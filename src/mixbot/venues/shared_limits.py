@@ -2,11 +2,11 @@
 
 A venue limits the *account*, not the process: two bots on one Upstox account that each keep
 under 10 orders/s can together send 20 and break the retail-algo cap (see
-:mod:`mixbot.venues.upstox.ratelimit` for the limits and the SEBI/NSE source). Under
+:mod:`mixbot.venues.upstox.http.ratelimit` for the limits and the SEBI/NSE source). Under
 ``mixbot serve`` each bot is its own process, so an in-process limiter cannot see the others.
 
 :class:`SharedWindowLimiter` keeps the same sliding-window log as
-:class:`~mixbot.venues.upstox.ratelimit.MultiWindowLimiter` (a token spent at t comes back at
+:class:`~mixbot.venues.upstox.http.ratelimit.MultiWindowLimiter` (a token spent at t comes back at
 t + window: never more than n calls in ANY window), but in a small file that every process of
 the account reads and rewrites under an exclusive ``fcntl.flock``:
 

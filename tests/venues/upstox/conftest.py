@@ -9,7 +9,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def sim(data_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    simmod = pytest.importorskip("mixbot.venues.upstox.sim")
+    simmod = pytest.importorskip("mixbot.simulators.upstox")
     s = simmod.Simulator(
         files=[
             data_dir / "nse_1min" / "BANKNIFTY_F1_2019H1.txt",

@@ -19,8 +19,8 @@ import pytest
 from mixbot.errors import ConfigError
 from mixbot.venues.upstox import auth
 from mixbot.venues.upstox import cli as upstox_cli
-from mixbot.venues.upstox.client import UpstoxClient
-from mixbot.venues.upstox.errors import TokenExpiredError, UpstoxError
+from mixbot.venues.upstox.http.client import UpstoxClient
+from mixbot.venues.upstox.http.errors import TokenExpiredError, UpstoxError
 
 IST = auth.IST
 
@@ -341,7 +341,7 @@ def test_sim_login_round_trip(sim_env, token_file: Path, monkeypatch: pytest.Mon
     monkeypatch.delenv("UPSTOX_ACCESS_TOKEN")
     creds = auth.credentials()
     url = auth.login_url(creds.api_key, creds.redirect_uri, "st")
-    from mixbot.venues.upstox.hosts import ssl_context
+    from mixbot.venues.upstox.http.hosts import ssl_context
 
     with httpx.Client(verify=ssl_context(), trust_env=False) as http:
         r = http.get(url)

@@ -7,8 +7,8 @@ Holding a MARKET order pending: the simulator fills a MARKET order at the next r
 and has no fault that keeps one from filling (``stall`` only silences the websockets, the
 matching engine still runs; ``delay``/``order_errors``/``drop_order_responses`` act on the
 HTTP answers). What it does offer: with ``speed=0`` the replay plays only while some
-market-data client is subscribed (:mod:`mixbot.venues.upstox.sim.replay`). :class:`Tape`
-drives it with mixbot's own market-data client (:class:`~mixbot.venues.upstox.ws.FeedSocket`):
+market-data client is subscribed (:mod:`mixbot.simulators.upstox.replay`). :class:`Tape`
+drives it with mixbot's own market-data client (:class:`~mixbot.venues.upstox.ws.ws.FeedSocket`):
 subscribed = the market moves, unsubscribed = the market stands still and every working
 order stays exactly as it is. The broker's clock is a fake (``clock=lambda data: now[0]``),
 so "pending past the timeout" needs no real waiting.
@@ -32,12 +32,12 @@ from typing import Any
 import backtrader as bt
 import pytest
 
-from mixbot.venues.upstox.broker import UpstoxBroker
-from mixbot.venues.upstox.client import UpstoxClient
-from mixbot.venues.upstox.orders import OrderApi, round_to_tick
-from mixbot.venues.upstox.ws import FeedSocket
+from mixbot.venues.upstox.execution.broker import UpstoxBroker
+from mixbot.venues.upstox.execution.orders import OrderApi, round_to_tick
+from mixbot.venues.upstox.http.client import UpstoxClient
+from mixbot.venues.upstox.ws.ws import FeedSocket
 
-sim_mod = pytest.importorskip("mixbot.venues.upstox.sim")
+sim_mod = pytest.importorskip("mixbot.simulators.upstox")
 
 FILE = "nse_1min/BANKNIFTY_F1_2019H1.txt"
 DAY = "2019-01-03"

@@ -15,7 +15,7 @@ import pytest
 from mixbot.errors import ConfigError
 from mixbot.feeds.loaders import load_bars
 from mixbot.venues.upstox import cli as upstox_cli
-from mixbot.venues.upstox.candles import (
+from mixbot.venues.upstox.data.candles import (
     CandleCache,
     Interval,
     chunk_ranges,
@@ -26,8 +26,8 @@ from mixbot.venues.upstox.candles import (
     parse_candles,
     parse_interval,
 )
-from mixbot.venues.upstox.client import UpstoxClient
-from mixbot.venues.upstox.errors import UpstoxUnavailableError
+from mixbot.venues.upstox.http.client import UpstoxClient
+from mixbot.venues.upstox.http.errors import UpstoxUnavailableError
 
 IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
 KEY = "NSE_EQ|INE002A01018"
@@ -362,7 +362,7 @@ def test_cli_data_download(
     import gzip
     import json
 
-    from mixbot.venues.upstox import client as client_mod
+    from mixbot.venues.upstox.http import client as client_mod
 
     master = [
         {

@@ -12,8 +12,8 @@ import pytest
 
 from mixbot.errors import ConfigError, TemporaryError
 from mixbot.venues.upstox import auth
-from mixbot.venues.upstox.client import RateLimiter, UpstoxClient
-from mixbot.venues.upstox.errors import (
+from mixbot.venues.upstox.http.client import RateLimiter, UpstoxClient
+from mixbot.venues.upstox.http.errors import (
     RateLimitedError,
     TokenExpiredError,
     TokenMissingError,

@@ -20,7 +20,7 @@ import pytest
 
 from mixbot.paths import REPO_ROOT
 
-sim_mod = pytest.importorskip("mixbot.venues.upstox.sim")
+sim_mod = pytest.importorskip("mixbot.simulators.upstox")
 
 FILE = "nse_1min/BANKNIFTY_F1_2019H1.txt"
 BOT = "crash-up"

@@ -13,7 +13,7 @@ from mixbot.config.validate import validate_file
 from mixbot.engine.runner import Bot
 from mixbot.paths import REPO_ROOT
 
-sim_mod = pytest.importorskip("mixbot.venues.upstox.sim")
+sim_mod = pytest.importorskip("mixbot.simulators.upstox")
 
 
 def _cfg(doc: dict, path: Path):  # type: ignore[no-untyped-def]

@@ -15,8 +15,8 @@ import pytest
 from upstox_client.feeder.proto import MarketDataFeedV3_pb2 as pb
 
 from mixbot.feeds.aggregator import Bar, BarAggregator
-from mixbot.venues.upstox.feed import UpstoxFeed
-from mixbot.venues.upstox.protocol import FeedDecoder
+from mixbot.venues.upstox.ws.feed import UpstoxFeed
+from mixbot.venues.upstox.ws.protocol import FeedDecoder
 
 KEY = "NSE_FO|46923"
 IST_OFFSET = dt.timedelta(hours=5, minutes=30)

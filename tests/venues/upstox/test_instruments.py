@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from mixbot.errors import ConfigError
-from mixbot.venues.upstox.client import UpstoxClient
-from mixbot.venues.upstox.errors import UnknownInstrumentError, UpstoxError
+from mixbot.venues.upstox.http.client import UpstoxClient
+from mixbot.venues.upstox.http.errors import UnknownInstrumentError, UpstoxError
 from mixbot.venues.upstox.instruments import (
     InstrumentMaster,
     download_master,

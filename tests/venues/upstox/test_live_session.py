@@ -19,7 +19,7 @@ from mixbot.config.validate import validate_file
 from mixbot.engine.runner import Bot
 from mixbot.paths import REPO_ROOT
 
-sim_mod = pytest.importorskip("mixbot.venues.upstox.sim")
+sim_mod = pytest.importorskip("mixbot.simulators.upstox")
 
 FILE = "nse_1min/BANKNIFTY_F1_2019H1.txt"
 
@@ -124,9 +124,9 @@ class _Data:
 def test_stuck_entry_is_cancelled_after_entry_timeout(
     data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mixbot.venues.upstox.broker import UpstoxBroker
-    from mixbot.venues.upstox.client import UpstoxClient
-    from mixbot.venues.upstox.orders import OrderApi
+    from mixbot.venues.upstox.execution.broker import UpstoxBroker
+    from mixbot.venues.upstox.execution.orders import OrderApi
+    from mixbot.venues.upstox.http.client import UpstoxClient
 
     sim = sim_mod.Simulator(
         files=[data_dir / FILE], port=0, speed=60, start="2019-01-01", end="2019-01-01",

@@ -10,14 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mixbot.venues.upstox.client import UpstoxClient
-from mixbot.venues.upstox.errors import (
-    RateLimitedError,
-    TokenMissingError,
-    UpstoxError,
-    UpstoxUnavailableError,
-)
-from mixbot.venues.upstox.orders import (
+from mixbot.venues.upstox.execution.orders import (
     BT_FINAL,
     UPSTOX_TO_BT,
     OrderApi,
@@ -30,7 +23,14 @@ from mixbot.venues.upstox.orders import (
     order_base,
     round_to_tick,
 )
-from mixbot.venues.upstox.ratelimit import order_limiter
+from mixbot.venues.upstox.http.client import UpstoxClient
+from mixbot.venues.upstox.http.errors import (
+    RateLimitedError,
+    TokenMissingError,
+    UpstoxError,
+    UpstoxUnavailableError,
+)
+from mixbot.venues.upstox.http.ratelimit import order_limiter
 
 TOKEN = "live-token-abc"
 BASE = "https://api.test"
@@ -586,7 +586,7 @@ def test_stuck_order_policy() -> None:
 
 def _sim_exchange_ready() -> bool:
     try:
-        import mixbot.venues.upstox.sim.exchange  # noqa: F401
+        import mixbot.simulators.upstox.exchange  # noqa: F401
     except ImportError:
         return False
     return True
@@ -604,7 +604,7 @@ SIM_KEY = "NSE_FO|35005"  # lot 20
 def sim_api(data_dir: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     if not _sim_exchange_ready():
         pytest.skip("simulator order engine (sim.exchange) not available")
-    from mixbot.venues.upstox.sim import Simulator
+    from mixbot.simulators.upstox import Simulator
 
     sim = Simulator(
         files=[data_dir / SIM_FILE],

@@ -11,9 +11,10 @@ import httpx
 import pytest
 
 from mixbot.store.repository import Store
-from mixbot.venues.upstox.client import UpstoxClient
-from mixbot.venues.upstox.orders import OrderApi
-from mixbot.venues.upstox.panic import add_parsers, panic
+from mixbot.venues.panic import add_parsers
+from mixbot.venues.upstox.execution.orders import OrderApi
+from mixbot.venues.upstox.http.client import UpstoxClient
+from mixbot.venues.upstox.panic import panic
 
 
 def envelope(code: str, message: str) -> dict[str, Any]:
@@ -285,8 +286,8 @@ def test_panic_against_the_simulator(
     data_dir: Path, tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     try:
-        from mixbot.venues.upstox.sim import Simulator
-        from mixbot.venues.upstox.sim.exchange import Exchange  # noqa: F401
+        from mixbot.simulators.upstox import Simulator
+        from mixbot.simulators.upstox.exchange import Exchange  # noqa: F401
     except ImportError:
         pytest.skip("simulator order engine (sim.exchange) not available")
     sim = Simulator(
@@ -316,5 +317,48 @@ def test_panic_against_the_simulator(
         assert {o["status"] for o in sim.exchange.orders()} == {"cancelled"}
         assert store.bot_row()["status"] == "halted"
         client.close()
+    finally:
+        sim.stop()
+
+
+def test_service_panic_of_a_live_bot_runs_the_venue_kill_switch(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mixbot.service.bots import BotService
+
+    try:
+        from mixbot.simulators.upstox import Simulator
+    except ImportError:
+        pytest.skip("simulator not available")
+    sim = Simulator(
+        files=[data_dir / "nse_1min/BANKNIFTY_F1_2019H1.txt"],
+        speed=0,
+        start="2019-01-03",
+        end="2019-01-04",
+        tls_dir=tmp_path / "tls",
+    ).start()
+    url = f"sqlite:///{tmp_path / 'live.sqlite'}"
+    config = Path(__file__).resolve().parents[3] / "config/trading/live/upstox_sim_orders.json"
+    try:
+        for k, v in sim.env().items():
+            monkeypatch.setenv(k, v)
+        client = UpstoxClient(token=sim.token, rate_limiter=False)
+        OrderApi(client, recheck_delay=0.05).place(
+            instrument_key="NSE_FO|35005",
+            side="BUY",
+            qty=20,
+            order_type="LIMIT",
+            product="I",
+            price=1000.0,
+            tag="open0",
+        )
+        client.close()
+        result = BotService(database_url=url).panic(config, reason="from the service")
+        assert (result.id, result.command, result.taken, result.result) == (-1, "panic", True, "ok")
+        assert {o["status"] for o in sim.exchange.orders()} == {"cancelled"}
+        store = Store(url, "upstox-sim-orders", "live")
+        assert store.bot_row()["status"] == "halted"
+        assert store.events("panic")[0]["data"]["reason"] == "from the service"
+        store.close()
     finally:
         sim.stop()

@@ -8,7 +8,7 @@ import json
 import pytest
 from upstox_client.feeder.proto import MarketDataFeedV3_pb2 as pb
 
-from mixbot.venues.upstox.protocol import (
+from mixbot.venues.upstox.ws.protocol import (
     COMBINED_LIMITS,
     INDIVIDUAL_LIMITS,
     DecodeError,

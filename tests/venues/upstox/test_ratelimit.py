@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from mixbot.venues.upstox.ratelimit import (
+from mixbot.venues.upstox.http.ratelimit import (
     ORDER_LIMITS,
     RETAIL_MAX_ORDERS_PER_SECOND,
     MultiWindowLimiter,

@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 from upstox_client.feeder.proto import MarketDataFeedV3_pb2 as pb
 
-from mixbot.venues.upstox.sim import Simulator
-from mixbot.venues.upstox.sim.instruments import ist_date, load_series
-from mixbot.venues.upstox.sim.ticks import rebuild, synth_ticks
+from mixbot.simulators.upstox import Simulator
+from mixbot.simulators.upstox.instruments import ist_date, load_series
+from mixbot.simulators.upstox.ticks import rebuild, synth_ticks
 
 FILE = "nse_1min/BANKNIFTY_F1_2019H1.txt"
 KEY = "NSE_FO|35005"
@@ -258,7 +258,7 @@ def test_historical_candles_and_ranges(sim: Simulator) -> None:
     assert len(regular) == 375 and rows[-1][0] == "2019-01-02T09:15:00+05:30"
     import datetime as dt
 
-    from mixbot.venues.upstox.sim.market import at_ms
+    from mixbot.simulators.upstox.market import at_ms
 
     i = list(s.end_ms).index(at_ms(dt.date(2019, 1, 2), dt.time(9, 16)))
     assert rows[-1][1:6] == [s.o[i], s.h[i], s.lo[i], s.c[i], round(s.v[i])]

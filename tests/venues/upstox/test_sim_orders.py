@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 from upstox_client.feeder.proto import MarketDataFeedV3_pb2 as pb
 
-from mixbot.venues.upstox.sim import Simulator
-from mixbot.venues.upstox.sim.exchange import to_tick
+from mixbot.simulators.upstox import Simulator
+from mixbot.simulators.upstox.exchange import to_tick
 
 FILE = "nse_1min/BANKNIFTY_F1_2019H1.txt"
 KEY = "NSE_FO|35005"  # lot 20, freeze 1200

@@ -14,7 +14,7 @@ import pytest
 upstox_client = pytest.importorskip("upstox_client")
 from upstox_client.rest import ApiException  # noqa: E402
 
-from mixbot.venues.upstox.sim import Simulator  # noqa: E402
+from mixbot.simulators.upstox import Simulator  # noqa: E402
 
 FILE = "nse_1min/BANKNIFTY_F1_2019H1.txt"
 KEY = "NSE_FO|35005"

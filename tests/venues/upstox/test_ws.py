@@ -14,11 +14,11 @@ import backtrader as bt
 import pytest
 
 from mixbot.feeds.aggregator import Bar, BarAggregator
-from mixbot.venues.upstox.errors import TokenExpiredError
-from mixbot.venues.upstox.feed import UpstoxFeed
-from mixbot.venues.upstox.ws import FeedSocket, authorized_uri, backoff_delay
+from mixbot.venues.upstox.http.errors import TokenExpiredError
+from mixbot.venues.upstox.ws.feed import UpstoxFeed
+from mixbot.venues.upstox.ws.ws import FeedSocket, authorized_uri, backoff_delay
 
-sim_mod = pytest.importorskip("mixbot.venues.upstox.sim", reason="simulator not available yet")
+sim_mod = pytest.importorskip("mixbot.simulators.upstox", reason="simulator not available yet")
 
 DAY = "2019-01-01"
 IST_OFFSET = dt.timedelta(hours=5, minutes=30)

@@ -36,8 +36,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from mixbot.errors import ConfigError
-from mixbot.venues.upstox import hosts
-from mixbot.venues.upstox.errors import LOGIN_HINT, TokenExpiredError, UpstoxError
+from mixbot.venues.upstox.http import hosts
+from mixbot.venues.upstox.http.errors import LOGIN_HINT, TokenExpiredError, UpstoxError
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +317,7 @@ def exchange_code(
     Args:
         code: the single-use authorization code.
         creds: app credentials; default :func:`credentials`.
-        client: an :class:`~mixbot.venues.upstox.client.UpstoxClient` (default: a new one).
+        client: an :class:`~mixbot.venues.upstox.http.client.UpstoxClient` (default: a new one).
 
     Returns:
         The response: ``access_token``, ``user_id``, ``user_name``, ``email``, ... (not
@@ -326,7 +326,7 @@ def exchange_code(
     Raises:
         UpstoxError: refused (e.g. UDAPI100016 invalid credentials, a reused code).
     """
-    from mixbot.venues.upstox.client import UpstoxClient
+    from mixbot.venues.upstox.http.client import UpstoxClient
 
     creds = creds or credentials()
     own = client is None

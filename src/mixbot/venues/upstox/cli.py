@@ -90,8 +90,8 @@ def cmd_data_download(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from mixbot.errors import ConfigError
-    from mixbot.venues.upstox.candles import fetch_bars, parse_interval, sanitise_key
-    from mixbot.venues.upstox.client import UpstoxClient
+    from mixbot.venues.upstox.data.candles import fetch_bars, parse_interval, sanitise_key
+    from mixbot.venues.upstox.http.client import UpstoxClient
     from mixbot.venues.upstox.instruments import InstrumentMaster
 
     if args.source != "upstox":

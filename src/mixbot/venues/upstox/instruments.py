@@ -1,7 +1,7 @@
 """The Upstox instruments master: download, cache, and symbol -> instrument key resolution.
 
 Files (https://upstox.com/developer/api-documentation/instruments), gzip JSON arrays refreshed
-daily before the open, under :func:`mixbot.venues.upstox.hosts.assets_base`
+daily before the open, under :func:`mixbot.venues.upstox.http.hosts.assets_base`
 (``$MIXBOT_UPSTOX_ASSETS``)::
 
     {assets}/market-quote/instruments/exchange/NSE.json.gz
@@ -41,8 +41,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from mixbot.errors import ConfigError
-from mixbot.venues.upstox import hosts
-from mixbot.venues.upstox.errors import UnknownInstrumentError, UpstoxError
+from mixbot.venues.upstox.http import hosts
+from mixbot.venues.upstox.http.errors import UnknownInstrumentError, UpstoxError
 
 log = logging.getLogger(__name__)
 
@@ -151,13 +151,13 @@ def download_master(
         name: ``"NSE"``, ``"BSE"`` or ``"complete"``.
         cache_dir: default ``data/upstox/instruments``.
         max_age: refresh age.
-        client: an :class:`~mixbot.venues.upstox.client.UpstoxClient` (default: a new one).
+        client: an :class:`~mixbot.venues.upstox.http.client.UpstoxClient` (default: a new one).
         offline: never download; use the cache whatever its age.
 
     Raises:
         UpstoxError: the download failed and there is no cached copy (or ``offline`` and none).
     """
-    from mixbot.venues.upstox.client import UpstoxClient
+    from mixbot.venues.upstox.http.client import UpstoxClient
 
     url = master_url(name)
     d = cache_dir or DEFAULT_CACHE_DIR

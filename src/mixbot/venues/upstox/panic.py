@@ -21,23 +21,20 @@ Order of the steps:
 
 Long-term holdings (delivery shares settled in the demat account) are NOT sold.
 
-CLI: ``mixbot panic CONFIG [--yes] [--reason TEXT]`` (:func:`add_parsers`).
+CLI: ``mixbot panic CONFIG [--yes] [--reason TEXT]`` (:mod:`mixbot.venues.panic`, which
+calls :func:`panic_config` through the venue registry).
 """
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import json
 import logging
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mixbot.venues.upstox.errors import UpstoxError
-from mixbot.venues.upstox.orders import (
+from mixbot.venues.upstox.execution.orders import (
     EXIT_ORDER_TYPE,
     AuditStep,
     OrderApi,
@@ -46,6 +43,7 @@ from mixbot.venues.upstox.orders import (
     exit_side,
     is_open,
 )
+from mixbot.venues.upstox.http.errors import UpstoxError
 
 log = logging.getLogger(__name__)
 
@@ -355,101 +353,72 @@ def _store_status(store: Any, tag: str, status: str, broker_id: str | None = Non
         log.error("panic: cannot record order %s as %s: %s", tag, status, exc)
 
 
-# ----------------------------------------------------------------------------- CLI
+# ----------------------------------------------------------------------------- venue hook
 
 
-def _confirm(prompt: str) -> bool:
-    try:
-        answer = input(prompt)
-    except EOFError:
-        return False
-    return answer.strip().lower() in ("y", "yes")
+def panic_config(
+    cfg: Any,
+    *,
+    reason: str,
+    confirm: Callable[[str], bool],
+    say: Callable[..., None],
+    database_url: str | None = None,
+) -> int:
+    """The Upstox venue's panic hook (:class:`mixbot.venues.base.PanicHook`): :func:`panic` on
+    the account of ``cfg`` (broker upstox or upstox_sandbox) with the bot's live store.
 
-
-def cmd_panic(args: argparse.Namespace) -> int:
-    """``mixbot panic CONFIG``: see :func:`panic`."""
-    from mixbot.config.load import load_config
-    from mixbot.config.secrets import load_dotenv_once, resolve
-    from mixbot.errors import ConfigError
+    ``confirm`` is asked once before anything is sent (False: nothing is done, returns 1);
+    ``say`` gets each step and the summary (``err=True`` for problems). Returns 0 when the
+    bot is halted with nothing left open, else 1. ``database_url``: the bot's store
+    (default: the config's live store).
+    """
+    from mixbot.config.digest import config_hash
+    from mixbot.config.secrets import broker_secret, load_dotenv_once
     from mixbot.store.db import resolve_url
     from mixbot.store.repository import Store
-    from mixbot.venues.upstox.client import UpstoxClient
+    from mixbot.venues.upstox.config import UpstoxBrokerConfig
+    from mixbot.venues.upstox.http.client import UpstoxClient
 
-    cfg = load_config(args.config)
     kind = cfg.broker.type
-    if kind not in ("upstox", "upstox_sandbox"):
-        raise ConfigError(
-            f"{args.config}: broker.type is {kind!r}: `mixbot panic` acts on an Upstox account "
-            "(upstox or upstox_sandbox); stop a paper bot with Ctrl-C"
-        )
     load_dotenv_once(cfg.source_file.parent)
-    broker = cfg.raw.get("broker", {})
-
-    def secret(name: str, default: str) -> str | None:
-        value, missing = resolve(str(broker.get(name) or default))
-        return None if missing or not value else value
-
-    token = secret("access_token", "${UPSTOX_ACCESS_TOKEN}")  # None: the login token file
-    sandbox = kind == "upstox_sandbox"
-    sandbox_token = secret("sandbox_token", "${UPSTOX_SANDBOX_TOKEN}") if sandbox else None
+    u = UpstoxBrokerConfig.of(cfg)
+    token = broker_secret(cfg, "access_token")  # None: the login token file
+    sandbox_token = broker_secret(cfg, "sandbox_token") if u.sandbox else None
 
     client = UpstoxClient(token=token)
-    api = OrderApi(
-        client, algo_name=cfg.broker.algo_name, sandbox=sandbox, sandbox_token=sandbox_token
-    )
-    url = resolve_url(cfg.database_url, "live")
+    api = OrderApi(client, algo_name=u.algo_name, sandbox=u.sandbox, sandbox_token=sandbox_token)
+    url = database_url or resolve_url(cfg.database_url, "live")
     store = Store(url, cfg.bot_id, "live")
     try:
         if store.find_bot() is None:
-            digest = hashlib.sha256(
-                json.dumps(cfg.raw, sort_keys=True, default=str).encode()
-            ).hexdigest()
-            store.register(digest, str(cfg.source_file))
-        print(
+            store.register(config_hash(cfg), str(cfg.source_file))
+        say(
             f"PANIC for bot {cfg.bot_id!r} ({kind}): cancel every open order and exit every "
             f"position of the Upstox account at MARKET, then halt the bot."
         )
-        if sandbox:
-            print(
+        if u.sandbox:
+            say(
                 "note: sandbox mode: orders go to the sandbox, but the order book and "
                 "positions read are the LIVE account's (Upstox has no sandbox reads)"
             )
-        if not args.yes and not _confirm("Type 'yes' to go on: "):
-            print("aborted: nothing was done")
+        if not confirm("Type 'yes' to go on: "):
+            say("aborted: nothing was done")
             return 1
-        report = panic(api, store, reason=args.reason, on_step=lambda s: print(s.render()))
+        report = panic(api, store, reason=reason, on_step=lambda s: say(s.render()))
     finally:
         client.close()
         store.close()
     if report.ok:
-        print("done: bot halted, no open order or position left")
+        say("done: bot halted, no open order or position left")
         return 0
-    print(
+    say(
         f"done WITH PROBLEMS ({len(report.failures)} failed step(s)); check the Upstox "
         "order book and positions now",
-        file=sys.stderr,
+        err=True,
     )
     for line in report.leftovers:
-        print(f"  still open: {line}", file=sys.stderr)
+        say(f"  still open: {line}", err=True)
     return 1
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Register ``mixbot panic`` on the ``mixbot`` sub-parsers."""
-    p = sub.add_parser(
-        "panic",
-        help="kill switch: cancel all open Upstox orders, exit all positions at MARKET, "
-        "halt the bot",
-        description="Kill switch. Cancels every open order of the Upstox account, closes every "
-        "open position with a MARKET order and marks the bot halted in its store, writing each "
-        "step to the audit trail. Works whether or not the bot is running.",
-    )
-    p.add_argument("config", help="the bot's config file (broker upstox or upstox_sandbox)")
-    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    p.add_argument(
-        "--reason", default="manual panic (mixbot panic)", help="reason for the audit trail"
-    )
-    p.set_defaults(func=cmd_panic)
-
-
-__all__ = ["AuditStep", "PanicReport", "PanicStep", "add_parsers", "cmd_panic", "panic"]
+__all__ = ["AuditStep", "PanicReport", "PanicStep", "panic", "panic_config"]

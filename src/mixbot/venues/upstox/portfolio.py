@@ -3,7 +3,7 @@
 1. ``GET {api}/v2/feed/portfolio-stream-feed/authorize?update_types=order`` (bearer token)
    answers ``data.authorized_redirect_uri``, a ONE-TIME ``wss://`` URL (each reconnect
    authorizes again);
-2. the client connects with :func:`mixbot.venues.upstox.hosts.ssl_context` (certificates
+2. the client connects with :func:`mixbot.venues.upstox.http.hosts.ssl_context` (certificates
    verified) and reads TEXT frames, one JSON object per update; order updates carry
    ``update_type: "order"`` and the order-book row's fields (``order_id``, ``status``,
    ``filled_quantity``, ``average_price``, ``tag`` ...);
@@ -25,8 +25,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from mixbot.venues.upstox import hosts
-from mixbot.venues.upstox.errors import TokenExpiredError, TokenMissingError, UpstoxError
+from mixbot.venues.upstox.http import hosts
+from mixbot.venues.upstox.http.errors import TokenExpiredError, TokenMissingError, UpstoxError
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ Upstox counts its rate limits per USER and API group
 (https://upstox.com/developer/api-documentation/rate-limiting), so every REST client a bot
 makes (the feed's candle back-fill and websocket authorize, the broker's reads, the
 portfolio-stream authorize) takes its tokens from ONE standard-API
-:class:`~mixbot.venues.upstox.client.RateLimiter`; order calls have their own limiter in
-:class:`~mixbot.venues.upstox.orders.OrderApi`. Each thread gets its own client (an HTTP
+:class:`~mixbot.venues.upstox.http.client.RateLimiter`; order calls have their own limiter in
+:class:`~mixbot.venues.upstox.execution.orders.OrderApi`. Each thread gets its own client (an HTTP
 connection pool is not shared across threads), all with the same token, host and limiter.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from mixbot.venues.upstox.client import RateLimiter, UpstoxClient
+from mixbot.venues.upstox.http.client import RateLimiter, UpstoxClient
 
 
 class UpstoxSession:

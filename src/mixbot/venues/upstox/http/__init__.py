@@ -1,0 +1,1 @@
+"""REST transport of the Upstox venue: client, hosts, errors, rate limits, order endpoints."""
