@@ -69,6 +69,28 @@ def build_feed(
     return upstox_feed(cfg, session), None
 
 
+def account_order_limiter(cfg: Any, client: Any, registered_algo: bool) -> Any:
+    """The order-call limiter shared by every bot process on this host that trades the same
+    Upstox account (same access token): 10 orders/s together (50 for a registered algo),
+    500/min, 2000/30 min (:mod:`mixbot.venues.upstox.http.ratelimit`). Its files sit in the
+    store's lock folder (``data/locks/``); the account's name there is a digest of the token.
+    None (each bot its own limiter) when the token cannot be read yet: the broker's first call
+    then reports the missing token."""
+    from mixbot.service.locks import lock_dir
+    from mixbot.store.db import resolve_url
+    from mixbot.venues.shared_limits import SharedWindowLimiter, account_key
+    from mixbot.venues.upstox.http.errors import UpstoxError
+    from mixbot.venues.upstox.http.ratelimit import ORDER_LIMITS, ORDER_LIMITS_REGISTERED
+
+    try:
+        token = client.token
+    except UpstoxError:
+        return None
+    limits = ORDER_LIMITS_REGISTERED if registered_algo else ORDER_LIMITS
+    folder = lock_dir(resolve_url(cfg.database_url, "live"))
+    return SharedWindowLimiter(limits, folder, f"upstox-{account_key('upstox', token)}-orders")
+
+
 def upstox_broker(
     cfg: Any, feed: Any, known_tags: set[str] | None = None, session: Any = None
 ) -> Any:
@@ -88,11 +110,13 @@ def upstox_broker(
 
     b, u = cfg.broker, UpstoxBrokerConfig.of(cfg)
     session = session or open_session(cfg)
+    client = session.client()
     try:
         api = OrderApi(
-            session.client(),
+            client,
             algo_name=u.algo_name,
             registered_algo=u.registered_algo,
+            limiter=account_order_limiter(cfg, client, u.registered_algo),
             sandbox=u.sandbox,
             sandbox_token=broker_secret(cfg, "sandbox_token") if u.sandbox else None,
         )

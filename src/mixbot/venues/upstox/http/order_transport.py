@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from mixbot.venues.base import RateLimiter
 from mixbot.venues.upstox.execution.order_results import AuditStep
 from mixbot.venues.upstox.http.client import UpstoxClient
 from mixbot.venues.upstox.http.errors import (
@@ -29,7 +30,7 @@ from mixbot.venues.upstox.http.order_endpoints import (
     order_base,
     sandbox_base,
 )
-from mixbot.venues.upstox.http.ratelimit import MultiWindowLimiter, order_limiter
+from mixbot.venues.upstox.http.ratelimit import order_limiter
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class OrderTransport:
         registered_algo: bool = False,
         sandbox: bool = False,
         sandbox_token: str | None = None,
-        limiter: MultiWindowLimiter | None = None,
+        limiter: RateLimiter | None = None,
         recheck_attempts: int = 3,
         recheck_delay: float = 1.0,
         max_resends: int = 1,
@@ -97,7 +98,7 @@ class OrderTransport:
         self.registered_algo = bool(registered_algo)
         self.sandbox = bool(sandbox)
         self._sandbox_token = sandbox_token
-        self.limiter = limiter or order_limiter(self.registered_algo, sleep=sleep)
+        self.limiter: RateLimiter = limiter or order_limiter(self.registered_algo, sleep=sleep)
         self.recheck_attempts = max(1, int(recheck_attempts))
         self.recheck_delay = float(recheck_delay)
         self.max_resends = max(0, int(max_resends))
