@@ -16,7 +16,14 @@ from mixbot.config.model import BotConfig, build
 from mixbot.config.validate import validate_file
 from mixbot.engine.runner import Bot, session_clock
 from mixbot.errors import MixbotError
-from mixbot.market import NSE, CalendarCoverageError, Session, WallClock, wait_for_session
+from mixbot.market import (
+    NSE,
+    CalendarCoverageError,
+    Session,
+    WallClock,
+    calendar_for,
+    wait_for_session,
+)
 from mixbot.paths import REPO_ROOT
 from mixbot.store.outbox import EventLog
 from mixbot.store.repository import Store
@@ -152,3 +159,23 @@ def test_which_bots_wait_on_the_wall_clock(
     assert session_clock(live, "backtest") is None
     monkeypatch.setenv("MIXBOT_UPSTOX_API", "https://127.0.0.1:9999")  # the simulator's clock
     assert session_clock(live, "live") is None
+
+
+def test_daily_summary_days_are_the_sessions_that_closed(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'days.sqlite'}"
+    cfg = _cfg(tmp_path, data_dir)
+    cfg = dataclasses.replace(
+        cfg, data=dataclasses.replace(cfg.data, date_from="2019-01-01", date_to="2019-01-04")
+    )
+    Bot(cfg, fresh=True, database_url=url, console_level="ERROR").run()
+    days = [
+        e["payload"]["day"]
+        for e in EventLog(url).read(bot_ids=[cfg.bot_id], types=["daily_summary"])
+    ]
+    cal = calendar_for(NSE)
+    assert cal is not None
+    sessions = [s.day.isoformat() for s in cal.sessions(dt.date(2019, 1, 1), dt.date(2019, 1, 4))]
+    assert days == sessions == ["2019-01-01", "2019-01-02", "2019-01-03", "2019-01-04"]
