@@ -5,16 +5,17 @@ Conventions:
 * Money is INR. Fields ending in ``_pct`` are percentages on a 0-100 scale (``12.5`` means
   12.5 %); ``risk_free_rate`` is an annual *fraction* (``0.065`` = 6.5 %).
 * Times are tz-naive UTC ``datetime``/``Timestamp`` values, as in the equity index. Calendar
-  days for the intraday Sharpe/Sortino are IST (Asia/Kolkata) days.
+  days for the intraday Sharpe/Sortino are days in the market profile's time zone
+  (``market``, default :data:`mixbot.market.NSE`: IST, Asia/Kolkata).
 
 Formulas (``r`` = period simple returns, ``N`` = periods per year, ``rf_p`` = the per-period
 risk-free rate ``(1 + risk_free_rate) ** (1 / N) - 1``, ``x = r - rf_p``):
 
-* Return periods: when the equity has at most one point per IST calendar day (daily or
-  slower bars) ``r`` are the per-bar returns and ``N = periods_per_year``. When some IST day
-  has several points (intraday bars) the equity is resampled to its last value per IST
-  calendar day, ``r`` are the daily returns (the first day measured from the first equity
-  point) and ``N = 252`` (NSE trading days per year).
+* Return periods: when the equity has at most one point per market calendar day (daily or
+  slower bars) ``r`` are the per-bar returns and ``N = periods_per_year``. When some market
+  day has several points (intraday bars) the equity is resampled to its last value per
+  market calendar day, ``r`` are the daily returns (the first day measured from the first
+  equity point) and ``N = market.trading_days_per_year`` (NSE: 252).
 * Sharpe ratio (Sharpe 1994, "The Sharpe Ratio", J. Portfolio Management 21(1)), annualised:
   ``mean(x) / std(x, ddof=1) * sqrt(N)``. None when there are fewer than 2 returns or ``x`` has
   zero variance (e.g. flat equity): the ratio is undefined there, not 0.
@@ -44,9 +45,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-IST = "Asia/Kolkata"
-#: Trading days per year used to annualise daily returns of intraday runs (NSE: about 250).
-TRADING_DAYS_PER_YEAR = 252.0
+from mixbot.market.profile import MarketProfile
+from mixbot.market.registry import NSE
+
+#: The default market's time zone and trading days per year (NSE: IST, 252); kept for callers
+#: of the old constants: pass a ``market`` profile instead.
+IST = NSE.timezone
+TRADING_DAYS_PER_YEAR = NSE.trading_days_per_year
 
 
 @dataclass(frozen=True)
@@ -187,21 +192,24 @@ def _validate_equity(equity: pd.Series) -> pd.Series:
     return pd.Series(values.to_numpy(), index=idx)
 
 
-def period_returns(equity: pd.Series, periods_per_year: float) -> tuple[pd.Series, float]:
+def period_returns(
+    equity: pd.Series, periods_per_year: float, market: MarketProfile = NSE
+) -> tuple[pd.Series, float]:
     """Returns used for Sharpe/Sortino and their annualisation factor ``N``.
 
-    ``equity``: INR values on a sorted tz-naive UTC DatetimeIndex. Per-bar simple returns with
-    ``N = periods_per_year`` when no IST calendar day holds more than one point; otherwise
-    daily returns of the last value per IST day (the first day measured from the first
-    point) with ``N = 252``. See the module docstring.
+    ``equity``: values (account currency) on a sorted tz-naive UTC DatetimeIndex. Per-bar
+    simple returns with ``N = periods_per_year`` when no calendar day (in ``market``'s time
+    zone) holds more than one point; otherwise daily returns of the last value per market day
+    (the first day measured from the first point) with ``N = market.trading_days_per_year``
+    (NSE: 252). See the module docstring.
     """
-    ist_days = equity.index.tz_localize("UTC").tz_convert(IST).normalize().tz_localize(None)
-    if not ist_days.has_duplicates:
+    days = equity.index.tz_localize("UTC").tz_convert(market.timezone).normalize().tz_localize(None)
+    if not days.has_duplicates:
         return equity.pct_change().iloc[1:], float(periods_per_year)
-    daily = equity.groupby(ist_days).last()
+    daily = equity.groupby(days).last()
     prev = daily.shift(1)
     prev.iloc[0] = equity.iloc[0]
-    return daily / prev - 1.0, TRADING_DAYS_PER_YEAR
+    return daily / prev - 1.0, float(market.trading_days_per_year)
 
 
 def _sharpe_sortino(
@@ -244,9 +252,10 @@ def compute_metrics(
     equity: pd.Series,
     trades: list[TradeRecord],
     *,
-    periods_per_year: float = 252.0,
+    periods_per_year: float | None = None,
     in_market: pd.Series | None = None,
     risk_free_rate: float = 0.0,
+    market: MarketProfile = NSE,
 ) -> Metrics:
     """Compute :class:`Metrics` for one backtest (formulas and sources: module docstring).
 
@@ -255,11 +264,14 @@ def compute_metrics(
             tz-naive UTC times (a tz-aware index is converted to UTC first).
         trades: closed trades (INR), in any order.
         periods_per_year: bars per year, used to annualise per-bar returns of daily or
-            slower bars (252 for NSE daily bars). Ignored for intraday bars (daily returns,
-            annualised with 252).
+            slower bars; None = ``market.trading_days_per_year`` (252 for NSE daily bars).
+            Ignored for intraday bars (daily returns, annualised with
+            ``market.trading_days_per_year``).
         in_market: optional bool per bar (same length as ``equity``), True while a position
             is open; gives ``exposure_pct``.
         risk_free_rate: annual fraction (0.065 = 6.5 %), de-annualised geometrically.
+        market: the market profile whose time zone gives the calendar days and whose
+            trading days per year annualise daily returns (default NSE: IST, 252).
 
     Raises:
         ValueError: equity not a non-empty Series of finite numbers on a strictly increasing
@@ -267,6 +279,8 @@ def compute_metrics(
             of another length than ``equity``.
     """
     eq = _validate_equity(equity)
+    if periods_per_year is None:
+        periods_per_year = market.trading_days_per_year
     if not (math.isfinite(periods_per_year) and periods_per_year > 0):
         raise ValueError(f"periods_per_year must be > 0, got {periods_per_year!r}")
     if not (math.isfinite(risk_free_rate) and risk_free_rate > -1):
@@ -288,7 +302,7 @@ def compute_metrics(
         except OverflowError:
             cagr_pct = math.inf
 
-    returns, n = period_returns(eq, periods_per_year)
+    returns, n = period_returns(eq, periods_per_year, market)
     sharpe, sortino = _sharpe_sortino(returns, n, risk_free_rate)
     dd_pct, dd_start, dd_trough, dd_end = _drawdown(eq)
 

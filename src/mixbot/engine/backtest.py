@@ -13,6 +13,7 @@ import pandas as pd
 from mixbot.backtest.metrics import Metrics, TradeRecord, compute_metrics
 from mixbot.config.model import BotConfig
 from mixbot.engine.build import Built, build
+from mixbot.market.registry import profile_for
 
 _EPOCH = np.datetime64("0001-01-01T00:00:00", "us")
 
@@ -89,8 +90,16 @@ def collect(built: Built, store: Any = None) -> RunResult:
             [pd.Series([cfg.broker.initial_balance], index=idx - pd.Timedelta(seconds=1)), equity]
         )
         in_mkt = pd.concat([pd.Series([False], index=idx - pd.Timedelta(seconds=1)), in_mkt])
-    # NSE has ~252 sessions a year; intraday equity is resampled to daily returns by compute_metrics
-    metrics = compute_metrics(equity, trades, periods_per_year=252.0, in_market=in_mkt)
+    # daily bars: the market's sessions a year (NSE 252); intraday equity is resampled to
+    # daily returns in the market's time zone by compute_metrics
+    market = profile_for(cfg)
+    metrics = compute_metrics(
+        equity,
+        trades,
+        periods_per_year=market.trading_days_per_year,
+        in_market=in_mkt,
+        market=market,
+    )
     broker = built.cerebro.broker
     strat = rt.strategy
     return RunResult(

@@ -18,6 +18,7 @@ from mixbot.config.model import BotConfig
 from mixbot.engine.journal import Journal
 from mixbot.errors import ConfigError
 from mixbot.feeds.series import BarSeries
+from mixbot.market.registry import profile_for
 from mixbot.risk.manager import RiskManager
 from mixbot.strategy import registry
 from mixbot.strategy.custom import BotRuntime, CustomStrategy, window_size
@@ -169,7 +170,11 @@ def build(
     entry = registry.get("entry", cfg.entry.name).cls(cfg.entry.params)
     exit_ = registry.get("exit", cfg.exit.name).cls(cfg.exit.params)
     risk = RiskManager(
-        cfg.trading, cfg.risk, cfg.market, intraday_bars=cfg.data.interval_minutes < 1440
+        cfg.trading,
+        cfg.risk,
+        cfg.market,
+        intraday_bars=cfg.data.interval_minutes < 1440,
+        profile=profile_for(cfg),
     )
     runtime = BotRuntime(
         config=cfg, entry=entry, exit=exit_, risk=risk, journal=journal, progress=progress

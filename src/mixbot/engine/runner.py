@@ -15,6 +15,14 @@ from mixbot.config.model import BotConfig
 from mixbot.engine.backtest import RunResult, collect
 from mixbot.engine.build import Built, build
 from mixbot.engine.control import Controls, ControlThread
+from mixbot.errors import MixbotError
+from mixbot.market.clock import MarketClock, WallClock, wait_for_session
+from mixbot.market.registry import profile_for
+
+#: Data sources that replay a file: their time is the data's, not the exchange's.
+FILE_SOURCES = ("csv", "replay")
+#: Set by ``mixbot upstox-sim`` (its ``env()``): the venue runs on the simulator's clock.
+SIMULATED_API_ENV = "MIXBOT_UPSTOX_API"
 
 
 def _token_expiry(cfg: BotConfig) -> Any:
@@ -28,6 +36,10 @@ def _token_expiry(cfg: BotConfig) -> Any:
     return None
 
 
+class StoppedBeforeSession(MixbotError):
+    """The bot was stopped while it waited for the market's next session, before any bar."""
+
+
 class Bot:
     """One bot process: build it, :meth:`run` it, ask :meth:`get_status` from any thread,
     :meth:`stop` it gracefully (also on SIGINT/SIGTERM when run in the main thread).
@@ -36,6 +48,12 @@ class Bot:
     bot refuses to start: :class:`~mixbot.service.locks.BotAlreadyRunning`), runs a control
     thread (commands, heartbeat: :mod:`mixbot.engine.control`) and emits ``bot_started``,
     ``status``, ``bot_stopped`` and ``error`` events.
+
+    Session gate: a bot on a live feed that starts on a day its market holds no session (an
+    exchange holiday, a weekend: :func:`mixbot.market.wait_for_session`) logs so, stores
+    status ``waiting`` (a ``status`` event with the next session), waits until shortly
+    before that session opens, then runs. ``clock`` is the clock it waits on; None = the
+    wall clock for live venue feeds (:func:`session_clock`), no gate for file replays.
     """
 
     def __init__(
@@ -46,6 +64,7 @@ class Bot:
         store: bool = True,
         fresh: bool = False,
         database_url: str | None = None,
+        clock: MarketClock | None = None,
     ) -> None:
         from mixbot.service.configs import store_mode
 
@@ -65,6 +84,7 @@ class Bot:
         self._lock: Any = None
         self._control: ControlThread | None = None
         self._persist: Any = None
+        self.clock = clock
 
     def run(self, progress: Any = None) -> RunResult:
         """Run until the feed ends or :meth:`stop`; returns the run's results.
@@ -97,6 +117,8 @@ class Bot:
         self.state = "running"
         self._start_control(log)
         try:
+            if not self._session_gate(log):
+                return self._stopped_waiting(log)
             self.built.cerebro.run()
             self.state = "stopped" if self._stop.is_set() else "finished"
             self.result = collect(self.built, self.store)
@@ -112,6 +134,8 @@ class Bot:
             log.info("final status: %s", json.dumps(status, default=str))
             self._write_status(status)
             return self.result
+        except StoppedBeforeSession:
+            raise  # a clean stop, already recorded (not a crash)
         except Exception as exc:
             self.state = "error"
             self._report_error(exc)
@@ -122,6 +146,56 @@ class Bot:
                 signal.signal(sig, handler)
             self.built.runtime.journal.close()
             self._release()
+
+    def _session_gate(self, log: Any) -> bool:
+        """Wait for the market's next session when today has none; False when the bot was
+        stopped during the wait (see the class docstring).
+
+        Raises:
+            CalendarCoverageError: today is past the years the holiday calendar knows.
+        """
+        clock = self.clock if self.clock is not None else session_clock(self.cfg, self.mode)
+        if clock is None:
+            return True
+        store = self.store
+
+        def waiting(nxt: Any) -> None:
+            self.state = "waiting"
+            if store is not None:
+                ev = make("status", status="waiting", next_session=nxt.open, session_day=nxt.day)
+                store.set_status("waiting", events=(ev,))
+
+        nxt = wait_for_session(
+            profile_for(self.cfg), clock, self._stop, log.warning, on_wait=waiting
+        )
+        if self._stop.is_set():
+            return False
+        if nxt is not None:
+            self.state = "running"
+            status = "paused" if self.controls.paused else "running"
+            if store is not None:
+                store.set_status(status, events=(make("status", status=status),))
+            log.info("session of %s: starting", nxt.day.isoformat())
+        return True
+
+    def _stopped_waiting(self, log: Any) -> RunResult:
+        """The bot was stopped while it waited for a session: record it, then the stored
+        session's result (or a clear error when it has no bars at all)."""
+        self.state = "stopped"
+        log.info("stopped while waiting for the market's next session")
+        if self.store is not None:
+            self.store.set_status(
+                "stopped", events=(make("bot_stopped", status="stopped", pid=os.getpid()),)
+            )
+        self._write_status(self.get_status())
+        assert self.built is not None
+        if self.store is not None and self.store.equity():
+            self.result = collect(self.built, self.store)
+            return self.result
+        raise StoppedBeforeSession(
+            f"{self.cfg.bot_id}: stopped while waiting for the market's next session; "
+            "no bar was processed"
+        )
 
     def _report_error(self, exc: BaseException) -> None:
         """Store status ``error`` and an ``error`` event (best effort: the store may be what
@@ -236,6 +310,17 @@ class Bot:
             except Exception as exc:  # status must answer even when the database is unwell
                 return {"bot_id": self.cfg.bot_id, "status": self.state, "error": str(exc)}
         return engine_status(self).to_dict()
+
+
+def session_clock(cfg: BotConfig, mode: str) -> MarketClock | None:
+    """The clock the session gate of ``cfg`` waits on: the wall clock for a live venue feed,
+    None (no gate) for backtests, file replays, and a venue pointed at a simulator
+    (``MIXBOT_UPSTOX_API`` set, as ``mixbot upstox-sim`` does), whose clock only its feed knows."""
+    if mode == "backtest" or cfg.data.data_source in FILE_SOURCES:
+        return None
+    if os.environ.get(SIMULATED_API_ENV):
+        return None
+    return WallClock()
 
 
 def engine_status(bot: Bot) -> Any:

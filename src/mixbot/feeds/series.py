@@ -17,6 +17,8 @@ from mixbot.errors import ConfigError
 from mixbot.feeds.aggregator import BarAggregator
 from mixbot.feeds.loaders import LoadResult, load_bars, load_many
 from mixbot.feeds.quality import QualityReport
+from mixbot.market.profile import MarketProfile
+from mixbot.market.registry import NSE
 
 _EPOCH = np.datetime64("0001-01-01T00:00:00", "us")
 
@@ -119,12 +121,13 @@ def prepare_series(
     path: Path,
     *,
     interval_minutes: int,
-    tz: str = "Asia/Kolkata",
-    session_open_min: int = 555,
-    session_close_min: int = 930,
+    tz: str | None = None,
+    session_open_min: int | None = None,
+    session_close_min: int | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
     aggregate: bool = True,
+    market: MarketProfile = NSE,
 ) -> BarSeries:
     """Load ``path`` and return the bars the strategy will see.
 
@@ -132,10 +135,18 @@ def prepare_series(
     :mod:`mixbot.feeds.aggregator`) unless ``aggregate`` is False (the replay feed
     aggregates as it plays); a file of LARGER bars than asked is an error.
 
+    ``tz`` (IANA) and the session bounds (minutes after local midnight) default to those of
+    ``market`` (:data:`mixbot.market.NSE`: Asia/Kolkata, 555 = 09:15, 930 = 15:30); a bot
+    passes its config's ``market`` section.
+
     Raises:
         DataFileError: the file cannot be read (see :func:`mixbot.feeds.loaders.load_bars`).
         ConfigError: no bars in the date range, or the file's bars are larger than the interval.
     """
+    tz = tz or market.timezone
+    session_open_min = market.session_open_min if session_open_min is None else session_open_min
+    if session_close_min is None:
+        session_close_min = market.session_close_min
     close = f"{session_close_min // 60:02d}:{session_close_min % 60:02d}"
     res = load_path(path, tz, close)
     frame = _filter_dates(res.frame, tz, date_from, date_to)

@@ -1,17 +1,20 @@
 """The risk manager: decides whether an entry is allowed and how large it is.
 
 Plain Python (no Backtrader) so that it can be tested alone and its state persisted.
-Days are IST trading days (the market time zone). Every refusal comes back with a
-reason string that the strategy logs.
+Days are the market's trading days (its time zone: IST for NSE); quantities follow the
+market profile's quantity model (NSE: whole shares in multiples of the lot size). Every
+refusal comes back with a reason string that the strategy logs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field
 
 from mixbot.config.model import MarketConfig, RiskConfig, TradingConfig
+from mixbot.errors import ConfigError
+from mixbot.market.profile import MarketProfile
+from mixbot.market.registry import NSE
 
 
 @dataclass
@@ -42,14 +45,31 @@ class RiskManager:
             fraction, max_drawdown_pct percent).
         risk: max_daily_trades (count) and max_daily_loss (INR).
         market: session window and no_new_entry_after (minutes after local midnight).
+        intraday_bars: bars shorter than a day (the session-window checks apply).
+        profile: the market profile whose quantity model sizes orders (default NSE: whole
+            shares in multiples of ``lot_size``).
+
+    Raises:
+        ConfigError: a profile with fractional quantities (not supported by the engine yet).
     """
 
     def __init__(
-        self, trading: TradingConfig, risk: RiskConfig, market: MarketConfig, intraday_bars: bool
+        self,
+        trading: TradingConfig,
+        risk: RiskConfig,
+        market: MarketConfig,
+        intraday_bars: bool,
+        profile: MarketProfile = NSE,
     ) -> None:
         self.trading = trading
         self.risk = risk
         self.market = market
+        if not profile.quantity.whole_units:
+            raise ConfigError(
+                f"market profile {profile.name} trades fractional quantities; the engine sizes "
+                "whole units only for now"
+            )
+        self.profile = profile
         self.intraday_bars = intraday_bars
         self.state = RiskState()
 
@@ -109,14 +129,13 @@ class RiskManager:
         return None
 
     def size(self, equity: float, price: float, cash: float) -> int:
-        """Shares for a new long position: ``floor(equity * position_size / price)`` rounded
-        down to a multiple of lot_size, capped by the cash available (price in INR)."""
+        """Units for a new long position: ``min(equity * position_size, cash) / price``
+        rounded DOWN by the profile's quantity model (NSE: whole shares, a multiple of
+        lot_size); equity, cash and price in the account currency (INR for NSE)."""
         if price <= 0 or equity <= 0:
             return 0
-        lot = self.trading.lot_size
         budget = min(equity * self.trading.position_size, cash)
-        qty = math.floor(budget / price / lot) * lot
-        return max(int(qty), 0)
+        return int(self.profile.quantity.round_down(budget / price, self.trading.lot_size))
 
     def on_entry(self) -> None:
         """Count an entry order sent today."""

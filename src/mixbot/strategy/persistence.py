@@ -262,7 +262,9 @@ class Persistence:
         self.store.set_feed_state(state, events=events)
 
     def _day_of(self, bar_time: dt.datetime) -> dt.date:
-        return bar_time.replace(tzinfo=dt.UTC).astimezone(self.tz).date()
+        from mixbot.market import session_date  # the trading-session date, exchange time
+
+        return session_date(bar_time, self.tz)
 
     def daily_summary(self, day: dt.date) -> Event:
         """The ``daily_summary`` event of market date ``day``: trades closed that day, their
