@@ -124,11 +124,11 @@ def _add_upstox_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
     )
     p.add_argument("sim_args", nargs=argparse.REMAINDER, help="simulator arguments")
     p.set_defaults(func=run_sim)
-    for module in (
-        "mixbot.venues.upstox.cli",
-        "mixbot.venues.upstox.ws.feedtest",
-        "mixbot.venues.panic",
-    ):
+    from mixbot.venues import registry as venues
+
+    # each venue's own commands (its registration lists the modules), then `mixbot panic`
+    modules = [m for v in venues.venues() for m in v.cli_modules] + ["mixbot.venues.panic"]
+    for module in modules:
         try:
             mod = __import__(module, fromlist=["add_parsers"])
         except ImportError:

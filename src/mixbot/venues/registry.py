@@ -61,6 +61,8 @@ class VenueSpec:
         panic: the kill switch ``mixbot panic`` runs (:class:`~mixbot.venues.base.PanicHook`),
             or None (a paper bot is stopped with its ``panic`` command instead).
         secrets: which ``${VAR}`` secret fields a config needs, or None.
+        cli_modules: modules whose ``add_parsers(sub)`` adds the venue's own ``mixbot``
+            commands (Upstox: ``mixbot upstox login``, ``mixbot data``, ``mixbot feed-test``).
     """
 
     name: str
@@ -76,6 +78,7 @@ class VenueSpec:
     build_broker: BrokerBuilder | None = None
     panic: PanicHook | None = None
     secrets: SecretNeeds | None = None
+    cli_modules: tuple[str, ...] = ()
 
 
 def register(spec: VenueSpec) -> VenueSpec:

@@ -77,5 +77,6 @@ SPEC = register(
         build_broker=_build_broker,
         panic=_panic,
         secrets=_secrets,
+        cli_modules=("mixbot.venues.upstox.cli", "mixbot.venues.upstox.ws.feedtest"),
     )
 )
