@@ -39,7 +39,7 @@ from typing import Any
 import backtrader as bt
 
 from mixbot.backtest.metrics import TradeRecord
-from mixbot.brokers.paper import round_to_tick
+from mixbot.orders.ticks import round_to_tick
 from mixbot.strategy.mixin import EntryMixin, ExitMixin, PositionState
 from mixbot.strategy.window import BarWindow
 
@@ -449,11 +449,13 @@ class CustomStrategy(bt.Strategy):
         r = self.cfg.risk
         sl = tp = None
         if r.stop_loss_pct:
+            # DOWN: a long's stop below the entry is never tighter than stop_loss_pct
             px = round_to_tick(price * (1 - r.stop_loss_pct / 100.0), self.tick, "down")
             sl = self._send(
                 "stop_loss", self._tag(self.signal_bar, "sl"), "SELL", bt.Order.Stop, size, px
             )
         if r.take_profit_pct:
+            # UP: a long's take-profit is never closer than take_profit_pct
             px = round_to_tick(price * (1 + r.take_profit_pct / 100.0), self.tick, "up")
             tp = self._send(
                 "take_profit",
