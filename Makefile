@@ -31,7 +31,7 @@ lint: install-dev
 	$(BIN)/ruff format --check src tests benchmarks
 
 typecheck: install-dev
-	$(BIN)/mypy src/mixbot/config src/mixbot/feeds/loaders.py src/mixbot/feeds/quality.py src/mixbot/feeds/layouts.py src/mixbot/feeds/parsing.py src/mixbot/feeds/text.py src/mixbot/brokers/charges.py src/mixbot/backtest/metrics.py src/mixbot/risk src/mixbot/strategy/registry.py src/mixbot/strategy/mixin.py src/mixbot/paths.py src/mixbot/errors.py src/mixbot/venues src/mixbot/simulators src/mixbot/store src/mixbot/market
+	$(BIN)/mypy src/mixbot
 
 pytest: install-dev
 	$(BIN)/python -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc

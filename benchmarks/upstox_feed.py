@@ -197,8 +197,8 @@ def bench_e2e(n: int, tls: Path) -> None:
 def bench_latency(tls: Path) -> None:
     import backtrader as bt
 
-    from mixbot.venues.upstox.ws.feed import UpstoxFeed
     from mixbot.simulators.upstox import Simulator
+    from mixbot.venues.upstox.ws.feed import UpstoxFeed
 
     sim = Simulator(
         files=[bn_file()], port=0, speed=300, start="2019-01-01", end="2019-01-01", tls_dir=tls

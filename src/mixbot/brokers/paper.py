@@ -13,27 +13,20 @@ ignores those, see :meth:`PaperBroker.cancel`).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import backtrader as bt
 
 from mixbot.brokers.charges import IndianEquityCharges
 from mixbot.brokers.comminfo import IndianEquityCommInfo
+from mixbot.orders.ticks import Direction
+from mixbot.orders.ticks import round_to_tick as _round_to_tick
 
 
-def round_to_tick(price: float, tick: float, direction: str = "nearest") -> float:
-    """Round ``price`` (INR) to a multiple of ``tick`` (INR): "up", "down" or "nearest"."""
-    if tick <= 0:
-        return price
-    q = price / tick
-    if direction == "up":
-        n = math.ceil(q - 1e-9)
-    elif direction == "down":
-        n = math.floor(q + 1e-9)
-    else:
-        n = math.floor(q + 0.5)
-    return round(n * tick, 10)
+def round_to_tick(price: float, tick: float, direction: Direction = "nearest") -> float:
+    """``price`` (INR) on the ``tick`` grid: :func:`mixbot.orders.ticks.round_to_tick` (the one
+    implementation, exact decimals; "nearest" is half-up). Kept for old imports."""
+    return _round_to_tick(price, tick, direction)
 
 
 class PaperBroker(bt.brokers.BackBroker):  # type: ignore[misc]
@@ -49,8 +42,10 @@ class PaperBroker(bt.brokers.BackBroker):  # type: ignore[misc]
         p = super()._slip_up(pmax, price, doslip, lim)
         if p is None or not doslip or not self.p.slip_perc:
             return p
-        r = round_to_tick(p, self.p.tick_size, "up")
-        return r if r <= pmax else round_to_tick(pmax, self.p.tick_size, "down")
+        # a buy's slipped fill: rounded UP (against the buyer, as a venue would fill at a
+        # tick no better than the slipped price), but never above the bar's high: then DOWN
+        r = _round_to_tick(p, self.p.tick_size, "up")
+        return r if r <= pmax else _round_to_tick(pmax, self.p.tick_size, "down")
 
     def cancel(self, order: Any, bracket: bool = False) -> bool:
         """Cancel ``order``, also when it is still in the submission queue.
@@ -98,8 +93,10 @@ class PaperBroker(bt.brokers.BackBroker):  # type: ignore[misc]
         p = super()._slip_down(pmin, price, doslip, lim)
         if p is None or not doslip or not self.p.slip_perc:
             return p
-        r = round_to_tick(p, self.p.tick_size, "down")
-        return r if r >= pmin else round_to_tick(pmin, self.p.tick_size, "up")
+        # a sell's slipped fill: rounded DOWN (against the seller), but never below the bar's
+        # low: then UP
+        r = _round_to_tick(p, self.p.tick_size, "down")
+        return r if r >= pmin else _round_to_tick(pmin, self.p.tick_size, "up")
 
 
 def make_broker(

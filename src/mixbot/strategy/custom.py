@@ -24,6 +24,12 @@ live feed restores the checkpoint on its first bar and adopts the orders in flig
 An entry cancelled after a partial fill keeps the filled part as the position (its
 protective orders are sized to it).
 
+The orders themselves (intents, client tags, protective orders, partial fills, the position
+state and the open trade) are the :class:`~mixbot.orders.manager.OrderManager`'s
+(``self.orders``); the strategy decides, the manager places and tracks.
+
+``max_positions`` counts the positions the bot's broker holds over all its instruments.
+
 The strategy reads bars only through :class:`~mixbot.strategy.window.BarWindow`, so the
 same code runs on a backtest feed, a replayed session and a live feed.
 """
@@ -39,8 +45,8 @@ from typing import Any
 import backtrader as bt
 
 from mixbot.backtest.metrics import TradeRecord
-from mixbot.brokers.paper import round_to_tick
-from mixbot.strategy.mixin import EntryMixin, ExitMixin, PositionState
+from mixbot.orders.manager import EntryFilled, ExitFilled, OrderManager
+from mixbot.strategy.mixin import EntryMixin, ExitMixin
 from mixbot.strategy.window import BarWindow
 
 
@@ -112,21 +118,24 @@ class CustomStrategy(bt.Strategy):
         self.square_off = (
             cfg.market.square_off_at_min if cfg.trading.product == "intraday" else None
         )
-        self.pos_state: PositionState | None = None
-        self.entry_order: bt.Order | None = None
-        self.exit_order: bt.Order | None = None
-        self.exit_reason = ""
-        self.protect: list[bt.Order] = []
-        self.order_reason: dict[int, str] = {}
-        self.order_tag: dict[int, str] = {}
         self.persist = rt.persist
         self.resume = rt.resume
         if self.resume is not None:
             # the feed starts at this bar: warm-up bars up to the checkpoint, no trading on them
             self.window.count = int(self.resume["start_abs"])
-        self.open_trade: dict[str, Any] | None = None
-        self.signal_bar = -1
         self.latency_log = _latency_log(cfg.bot_id)
+        #: the order/position state machine (orders in flight, tags, protective orders,
+        #: position state, open trade); checkpointed through its snapshot()/restore()
+        self.orders = OrderManager(
+            self,
+            cfg.bot_id,
+            self.tick,
+            cfg.risk.stop_loss_pct,
+            cfg.risk.take_profit_pct,
+            persist=self.persist,
+            log=self.log,
+            on_sent=(lambda: self._latency("order")) if self.latency_log is not None else None,
+        )
 
     # ------------------------------------------------------------------ helpers
     def _bar_time(self) -> dt.datetime:
@@ -141,37 +150,35 @@ class CustomStrategy(bt.Strategy):
         if self.persist is not None:
             self.persist.event("entry_refused", reason, self._bar_time())
 
-    def _send(
-        self,
-        role: str,
-        tag: str,
-        side: str,
-        exectype: int,
-        size: float,
-        price: float | None = None,
-        oco: bt.Order | None = None,
+    # OrderHost: what the order manager needs from the strategy
+    def place_order(
+        self, side: str, size: float, exectype: int, price: float | None, oco: Any, tag: str
     ) -> bt.Order:
-        """Commit the intent (write-ahead, when a store is configured), then place the order."""
-        if self.persist is not None:
-            self.persist.intent(
-                tag,
-                role=role,
-                side=side,
-                exectype=exectype,
-                size=size,
-                price=price,
-                bar_index=self.window.abs_index,
-                bar_time=self._bar_time(),
-            )
+        """Hand an order to the broker (Backtrader buy/sell, the tag in ``order.info``)."""
         make = self.buy if side == "BUY" else self.sell
-        # the tag travels in order.info (Backtrader passes extra kwargs to addinfo): a live
-        # broker sends it to the venue as the order's client tag
-        order = make(size=size, exectype=exectype, price=price, oco=oco, tag=tag)
-        if self.latency_log is not None:
-            self._latency("order")
-        self.order_reason[order.ref] = role
-        self.order_tag[order.ref] = tag
-        return order
+        return make(size=size, exectype=exectype, price=price, oco=oco, tag=tag)
+
+    def position_size(self) -> float:
+        """The broker's position in the traded instrument (shares)."""
+        return float(self.position.size)
+
+    def bar_index(self) -> int:
+        """The absolute index of the bar being processed."""
+        return int(self.window.abs_index)
+
+    def bar_time(self) -> dt.datetime:
+        """The current bar's END time, naive UTC."""
+        return self._bar_time()
+
+    @property
+    def order_tag(self) -> dict[int, str]:
+        """Client tag by order ref (the order manager's; for status readers)."""
+        return self.orders.order_tag
+
+    @property
+    def order_reason(self) -> dict[int, str]:
+        """Role by order ref (the order manager's; for status readers)."""
+        return self.orders.order_reason
 
     def _latency(self, what: str) -> None:
         """Append ``<what> <bar index> <ms since the feed released the bar>`` (benchmarks)."""
@@ -180,9 +187,6 @@ class CustomStrategy(bt.Strategy):
             self.latency_log.write(
                 f"{what} {self.window.abs_index} {(time.time() - rel) * 1e3:.3f}\n"
             )
-
-    def _tag(self, bar: int, role: str) -> str:
-        return f"{self.cfg.bot_id}:{bar}:{role}"
 
     def _event(self, kind: str, **fields: Any) -> None:
         rec = {"event": kind, "bar_time": self.rt.journal.ist(self._bar_time()), **fields}
@@ -256,62 +260,68 @@ class CustomStrategy(bt.Strategy):
             return
 
         if pos:
-            st = self.pos_state
-            if st is None or self.exit_order is not None:
-                return
-            if close > st.highest_close:
-                st.highest_close = close
-            if close < st.lowest_close:
-                st.lowest_close = close
-            if self.square_off is not None and self.intraday_bars and w.minute >= self.square_off:
-                self._exit("eod_square_off")
-                return
-            ts = self.cfg.risk.trailing_stop
-            if (
-                ts.enabled
-                and st.highest_close >= st.entry_price * (1 + ts.activation_pct / 100.0)
-                and close <= st.highest_close * (1 - ts.trailing_pct / 100.0)
-            ):
-                self._exit("trailing_stop")
-                return
-            reason = rt.exit.should_exit(w.bars, i, st)
-            if reason:
-                self._exit(reason)
-            return
+            self._manage(close)
+        elif not self.orders.busy and rt.entry.should_enter(w.bars, i):
+            self._enter(close, value)
 
-        if self.entry_order is not None or self.exit_order is not None:
+    def _manage(self, close: float) -> None:
+        """With a position: square-off time, the trailing stop, then the exit mixin."""
+        w = self.window
+        st = self.orders.pos_state
+        if st is None or self.orders.exiting:
             return
-        if not rt.entry.should_enter(w.bars, i):
+        if close > st.highest_close:
+            st.highest_close = close
+        if close < st.lowest_close:
+            st.lowest_close = close
+        if self.square_off is not None and self.intraday_bars and w.minute >= self.square_off:
+            self._exit("eod_square_off")
             return
+        ts = self.cfg.risk.trailing_stop
+        if (
+            ts.enabled
+            and st.highest_close >= st.entry_price * (1 + ts.activation_pct / 100.0)
+            and close <= st.highest_close * (1 - ts.trailing_pct / 100.0)
+        ):
+            self._exit("trailing_stop")
+            return
+        reason = self.rt.exit.should_exit(w.bars, w.i, st)
+        if reason:
+            self._exit(reason)
+
+    def _enter(self, close: float, value: float) -> None:
+        """Flat, nothing in flight, the entry mixin signals: the risk manager's checks, the
+        size, then the market BUY (or a refusal with its reason)."""
+        rt = self.rt
+        risk = rt.risk
         if rt.controls is not None and rt.controls.paused:
             self._refuse("paused by the operator")
             return
-        gross = sum(
-            abs(p.size) * d.close[0] for d, p in ((d, self.getposition(d)) for d in self.datas)
-        )
+        held = [(d, self.getposition(d)) for d in self.datas]
+        gross = sum(abs(p.size) * d.close[0] for d, p in held)
+        # max_positions counts the positions this bot's broker holds over all its instruments
+        # (this one is flat here: entries are only decided when flat)
+        open_positions = sum(1 for _, p in held if p.size)
         # a live feed may say its data is stale (no tick for too long): no new entries then
         stale = getattr(self.data, "stale_reason", None) or (
             "no tick for longer than data.stale_after_seconds"
             if getattr(self.data, "stale", False)
             else None
         )
-        reason = risk.check_entry(w.minute, 0, value, gross, stale)
+        reason = risk.check_entry(self.window.minute, open_positions, value, gross, stale)
         if reason is None:
-            size = risk.size(value, close, broker.getcash())
+            size = risk.size(value, close, self.broker.getcash())
             if size <= 0:
                 reason = f"size rounds to 0 (equity {value:.2f} INR, price {close:.2f}, lot {self.cfg.trading.lot_size})"
         if reason is not None:
             self._refuse(reason)
             return
-        self.signal_bar = w.abs_index
-        self.entry_order = self._send(
-            "entry", self._tag(w.abs_index, "entry"), "BUY", bt.Order.Market, size
-        )
+        self.orders.enter(size)
         risk.on_entry()
         self.log.info(
             "entry signal %s at %s: BUY %d at market (close %.2f)",
             rt.entry.__class__.__name__,
-            self.rt.journal.ist(self._bar_time()),
+            rt.journal.ist(self._bar_time()),
             size,
             close,
         )
@@ -327,29 +337,19 @@ class CustomStrategy(bt.Strategy):
             self._event("halt", reason=msg)
             if self.persist is not None:
                 self.persist.halt(msg, self._bar_time())
-            if pos and self.exit_order is None:
+            if pos and not self.orders.exiting:
                 self._exit("panic")
             return True
         if controls.force_exit:
             reason = controls.force_exit
             controls.force_exit = None
-            if pos and self.exit_order is None:
+            if pos and not self.orders.exiting:
                 self._exit(reason)
                 return True
         return False
 
     def _exit(self, reason: str) -> None:
-        for o in self.protect:
-            if o.alive():
-                self.cancel(o)
-        self.protect = []
-        self.exit_reason = reason
-        size = self.position.size
-        if size:
-            tag = self._tag(self.window.abs_index, "exit")
-            self.exit_order = self._send(
-                reason, tag, "SELL" if size > 0 else "BUY", bt.Order.Market, abs(size)
-            )
+        if self.orders.exit(reason) is not None:
             self.log.info(
                 "exit (%s) at %s: SELL %s at market",
                 reason,
@@ -358,14 +358,12 @@ class CustomStrategy(bt.Strategy):
             )
 
     # ------------------------------------------------------------------ notifications
-    @staticmethod
-    def _same(order: bt.Order, mine: bt.Order | None) -> bool:
-        # Backtrader notifies CLONES of orders: compare by reference number
-        return mine is not None and order.ref == mine.ref
-
     def notify_order(self, order: bt.Order) -> None:
-        role = self.order_reason.get(order.ref, "?")
-        status = order.getstatusname()
+        """Journal and store the order's new status, then let the order manager advance;
+        an entry fill arms the exit mixin and the protective orders, a closing fill books
+        the trade."""
+        om = self.orders
+        role = om.role_of(order.ref)
         j = self.rt.journal
         pending = order.status in (order.Submitted, order.Accepted)
         done = order.executed
@@ -373,7 +371,7 @@ class CustomStrategy(bt.Strategy):
             "orders",
             ref=order.ref,
             role=role,
-            status=status,
+            status=order.getstatusname(),
             side="BUY" if order.isbuy() else "SELL",
             type=order.getordername(),
             size=order.created.size if pending else (done.size or order.created.size),
@@ -382,146 +380,65 @@ class CustomStrategy(bt.Strategy):
             bar_time=j.ist(self._bar_time()),
         )
         if self.persist is not None:
-            self.persist.on_order(order, self.order_tag.get(order.ref), self._bar_time(), role)
-        if pending:
-            return
-        if order.status == order.Completed:
-            if role == "entry":
-                self._on_entry_fill(order)
-            else:
-                self._on_exit_fill(order, role)
-            return
-        # Canceled / Margin / Rejected / Expired
-        if self._same(order, self.entry_order) and order.executed.size:
-            # partly filled, then cancelled (the stuck-entry rule): the filled part is the
-            # position, managed like a full entry (its stop-loss / take-profit size)
-            self.log.warning(
-                "entry order %s %s after a partial fill of %s: keeping that position",
-                order.ref,
-                status,
-                order.executed.size,
-            )
-            self._on_entry_fill(order)
-        elif self._same(order, self.entry_order):
-            self.entry_order = None
-            if order.status != order.Canceled:
-                self.log.warning(
-                    "entry order %s: %s (not enough cash or rejected)", order.ref, status
-                )
-        elif self._same(order, self.exit_order):
-            self.exit_order = None
-            self.log.error("exit order %s: %s; will retry on the next bar", order.ref, status)
-        self.protect = [o for o in self.protect if o.alive() and o.ref != order.ref]
+            self.persist.on_order(order, om.tag_of(order.ref), self._bar_time(), role)
+        outcome = om.on_order(order)
+        if isinstance(outcome, EntryFilled):
+            self._on_entry_fill(outcome)
+        elif isinstance(outcome, ExitFilled):
+            self._on_exit_fill(outcome, order)
 
-    def _on_entry_fill(self, order: bt.Order) -> None:
-        self.entry_order = None
-        price, size = order.executed.price, order.executed.size
+    def _on_entry_fill(self, fill: EntryFilled) -> None:
         w = self.window
-        st = PositionState(
-            entry_price=price,
-            entry_bar=self.signal_bar,
-            size=size,
-            highest_close=price,
-            lowest_close=price,
-        )
-        self.rt.exit.on_entry(w.bars, w.i, st)
-        self.pos_state = st
-        when = self._bar_time()
-        self.open_trade = {
-            "entry_time": when,
-            "entry_price": price,
-            "size": size,
-            "entry_comm": order.executed.comm,
-            "entry_bar": self.signal_bar,
-            "tag": self.order_tag.get(order.ref),
-        }
+        self.rt.exit.on_entry(w.bars, w.i, fill.state)
         if self.persist is not None:
             self.persist.on_position(
-                self.position.size,
-                self.position.price,
-                entry_tag=self.order_tag.get(order.ref) or self._tag(self.signal_bar, "entry"),
-                when=when,
+                self.position.size, self.position.price, entry_tag=fill.tag, when=self._bar_time()
             )
         self.log.info(
-            "ENTRY filled: BUY %s @ %.2f (charges %.2f INR)", size, price, order.executed.comm
+            "ENTRY filled: BUY %s @ %.2f (charges %.2f INR)", fill.size, fill.price, fill.commission
         )
-        self._event("trade_entry", price=price, size=size)
-        r = self.cfg.risk
-        sl = tp = None
-        if r.stop_loss_pct:
-            px = round_to_tick(price * (1 - r.stop_loss_pct / 100.0), self.tick, "down")
-            sl = self._send(
-                "stop_loss", self._tag(self.signal_bar, "sl"), "SELL", bt.Order.Stop, size, px
-            )
-        if r.take_profit_pct:
-            px = round_to_tick(price * (1 + r.take_profit_pct / 100.0), self.tick, "up")
-            tp = self._send(
-                "take_profit",
-                self._tag(self.signal_bar, "tp"),
-                "SELL",
-                bt.Order.Limit,
-                size,
-                px,
-                sl,
-            )
-        self.protect = [o for o in (sl, tp) if o is not None]
+        self._event("trade_entry", price=fill.price, size=fill.size)
+        self.orders.protect_entry(fill)
 
-    def _on_exit_fill(self, order: bt.Order, role: str) -> None:
-        if self._same(order, self.exit_order):
-            self.exit_order = None
-        for o in self.protect:
-            if o.ref != order.ref and o.alive():
-                self.cancel(o)
-        self.protect = []
+    def _on_exit_fill(self, fill: ExitFilled, order: bt.Order) -> None:
         if self.persist is not None:
             self.persist.on_position(self.position.size, self.position.price)
-        ot = self.open_trade
-        if ot is None or self.position.size != 0:
+        rec = fill.trade
+        if rec is None:
             return
-        price = order.executed.price
-        size = ot["size"]
-        gross = (price - ot["entry_price"]) * size
-        charges = ot["entry_comm"] + order.executed.comm
-        rec = TradeRecord(
-            entry_time=ot["entry_time"],
-            exit_time=self._bar_time(),
-            side="long",
-            size=size,
-            entry_price=ot["entry_price"],
-            exit_price=price,
-            pnl_gross=gross,
-            charges=charges,
-            pnl_net=gross - charges,
-            exit_reason=role,
-            bars_held=self.window.abs_index - ot["entry_bar"],
-        )
         self.rt.trades.append(rec)
         self.rt.risk.on_trade_closed(rec.pnl_net)
         if self.persist is not None:
-            self.persist.on_trade(
-                ot.get("tag") or f"{self.cfg.bot_id}:{ot['entry_bar']}:entry", rec
-            )
-        self.open_trade = None
-        self.pos_state = None
+            self.persist.on_trade(fill.entry_tag, rec)
         j = self.rt.journal
         j.record(
             "trades",
             entry_time=j.ist(rec.entry_time),
             exit_time=j.ist(rec.exit_time),
             side="long",
-            size=size,
+            size=rec.size,
             entry_price=rec.entry_price,
-            exit_price=price,
-            pnl_gross=round(gross, 2),
-            charges=round(charges, 2),
+            exit_price=rec.exit_price,
+            pnl_gross=round(rec.pnl_gross, 2),
+            charges=round(rec.charges, 2),
             pnl_net=round(rec.pnl_net, 2),
-            exit_reason=role,
+            exit_reason=fill.role,
             bars_held=rec.bars_held,
         )
         self.log.info(
-            "EXIT filled (%s): SELL %s @ %.2f, net PnL %.2f INR", role, size, price, rec.pnl_net
+            "EXIT filled (%s): SELL %s @ %.2f, net PnL %.2f INR",
+            fill.role,
+            rec.size,
+            rec.exit_price,
+            rec.pnl_net,
         )
-        self._event("trade_exit", price=price, size=size, pnl_net=rec.pnl_net, reason=role)
+        self._event(
+            "trade_exit",
+            price=rec.exit_price,
+            size=rec.size,
+            pnl_net=rec.pnl_net,
+            reason=fill.role,
+        )
 
     def notify_data(self, data: Any, status: int, *args: Any, **kwargs: Any) -> None:
         name = data._getstatusname(status)

@@ -1,5 +1,5 @@
 """The strategy's link to the store: write-ahead order intents, fills, trades, per-bar checkpoints,
-and the restore of a checkpoint after a restart.
+and (its :mod:`~mixbot.strategy.recovery` part) the restore of a checkpoint after a restart.
 
 Client tags are deterministic: ``<bot_id>:<bar index>:<role>`` (the bar whose close caused
 the order; protective orders use their entry's signal bar), so re-processing a bar after a
@@ -12,23 +12,15 @@ import datetime as dt
 import os
 import signal
 import time
-from dataclasses import asdict
 from typing import Any
 
 import backtrader as bt
 
 from mixbot.bus.events import FEED_STATES, Event, make
-from mixbot.risk.manager import DayCounters
-from mixbot.store.orders import FINAL_STATUSES
-from mixbot.strategy.mixin import PositionState
+from mixbot.orders.manager import EXEC_NAMES, EXEC_TYPES
+from mixbot.strategy.recovery import Recovery, restore, snapshot
 
-EXEC_NAMES = {
-    bt.Order.Market: "Market",
-    bt.Order.Limit: "Limit",
-    bt.Order.Stop: "Stop",
-    bt.Order.StopLimit: "StopLimit",
-}
-EXEC_TYPES = {v: k for k, v in EXEC_NAMES.items()}
+__all__ = ["CRASH_ENV", "EXEC_NAMES", "EXEC_TYPES", "Persistence", "restore", "snapshot"]
 
 
 #: Fault injection for the crash tests: ``MIXBOT_CRASH_AT=<bar>:<stage>`` makes the process
@@ -47,8 +39,11 @@ def _crash_point() -> tuple[int, str, bool] | None:
     return int(bar.rstrip("+")), stage, bar.endswith("+")
 
 
-class Persistence:
+class Persistence(Recovery):
     """Hooks the :class:`~mixbot.strategy.custom.CustomStrategy` calls when a store is configured.
+
+    The restore after a restart and the reconciliation with the store are its
+    :class:`~mixbot.strategy.recovery.Recovery` part.
 
     It also writes the bus events of the facts it stores, in the same transaction
     (:mod:`mixbot.bus.events`): ``trade_entry``, ``trade_exit``, ``order_rejected``,
@@ -261,11 +256,6 @@ class Persistence:
         self._feed_state = state
         self.store.set_feed_state(state, events=events)
 
-    def _day_of(self, bar_time: dt.datetime) -> dt.date:
-        from mixbot.market import session_date  # the trading-session date, exchange time
-
-        return session_date(bar_time, self.tz)
-
     def daily_summary(self, day: dt.date) -> Event:
         """The ``daily_summary`` event of market date ``day``: trades closed that day, their
         net PnL (INR), wins, and the last equity value."""
@@ -326,252 +316,3 @@ class Persistence:
             return self.store.bot_row().get("status") == "halted"
         except Exception:  # a store hiccup must not stop trading decisions; checked again later
             return False
-
-    def restore(self, s: Any, checkpoint: dict[str, Any]) -> None:
-        """Put the broker, strategy and risk manager back into the checkpoint's state."""
-        restore(s, checkpoint)
-        self.bar = checkpoint["bar_index"] + 1
-        self._day = self._day_of(checkpoint["bar_time"])
-        self.store.event(
-            "restart",
-            f"resumed after bar {checkpoint['bar_index']}",
-            {"cash": checkpoint["cash"], "orders": len(checkpoint["state"]["orders"])},
-            checkpoint["bar_time"],
-        )
-        self.reconcile(checkpoint)
-
-    def restore_live(self, s: Any, checkpoint: dict[str, Any]) -> list[dict[str, Any]]:
-        """Resume on a LIVE feed (the bars since the checkpoint are gone, the market moved on).
-
-        The strategy, risk and position state come from the checkpoint. Orders the store holds
-        that were sent AFTER the checkpoint (the process died before that bar's checkpoint)
-        and are still open or have fills cannot be re-processed with their bar:
-
-        - with a broker that adopts orders (Upstox: ``adopts_orders``), entries and exits are
-          re-created under their tags and the broker attaches them to the venue orders (or
-          finds they never arrived); protective orders are re-created by their entry's fill;
-          then the order book is read at once and the position compared with the venue's.
-        - with the paper broker (orders lived in the dead process) they are marked
-          ``Abandoned``; fills recorded for them stay in the store and are reported.
-
-        Each decision is a ``reconcile`` event. Returns the events' data.
-        """
-        held = {o["tag"] for o in checkpoint["state"]["orders"]}
-        adopts = bool(getattr(s.broker, "adopts_orders", False))
-        extra: list[dict[str, Any]] = []
-        diffs: list[dict[str, Any]] = []
-        entry_bar: int | None = None
-        last = int(checkpoint["bar_index"])
-        for row in self.store.orders():
-            tag = row["tag"]
-            # sent after the checkpoint (or on its bar, from a notification) and still open,
-            # or already filled: either way not in the checkpoint's position
-            after = row["bar_index"] >= last and (
-                row["status"] not in FINAL_STATUSES or row["qty_filled"]
-            )
-            if tag in held or not after:
-                continue
-            slot = _slot(row["role"])
-            diff = {"tag": tag, "status": row["status"], "bar_index": row["bar_index"]}
-            if not adopts:
-                self.store.order_status(tag, "Abandoned")  # (a final status stays)
-                diff["action"] = "abandoned"
-                msg = (
-                    f"order {tag} was sent after the last checkpoint to the paper broker, which "
-                    f"died with the process: abandoned (filled {row['qty_filled']:g} before)"
-                )
-            elif slot == "protect":
-                diff["action"] = "re-created by its entry's fill"
-                msg = f"protective order {tag} was sent after the last checkpoint: {diff['action']}"
-            else:
-                diff["action"] = "looked up at the broker by its tag"
-                msg = f"{slot} order {tag} was sent after the last checkpoint: {diff['action']}"
-                extra.append(
-                    {
-                        "slot": slot,
-                        "tag": tag,
-                        "role": row["role"],
-                        "side": row["side"],
-                        "exectype": row["order_type"],
-                        "size": float(row["qty_requested"]),
-                        "price": row["price_requested"],
-                        "oco": None,
-                    }
-                )
-                if slot == "entry":
-                    entry_bar = int(row["bar_index"])
-            diffs.append(diff)
-            self.store.event("reconcile", msg, diff)
-        restore(s, checkpoint, extra)
-        if entry_bar is not None:
-            s.signal_bar = entry_bar  # its protective orders' tags carry the entry's bar
-            s.rt.risk.on_entry()
-        self.bar = checkpoint["bar_index"] + 1
-        self._day = self._day_of(checkpoint["bar_time"])
-        if adopts:
-            s.broker.sync()
-            for tag, outcome in getattr(s.broker, "adopted", []):
-                self.store.event("reconcile", f"order {tag}: {outcome}", {"tag": tag})
-            mine = s.broker.getposition(s.data).size
-            venue = s.broker.venue_position(s.data)
-            if venue is not None and venue != mine:
-                diff = {"position": mine, "venue_position": venue}
-                diffs.append(diff)
-                self.store.event(
-                    "reconcile",
-                    f"position after the restart is {mine:g} but the broker reports {venue:g} "
-                    "for this instrument and product (another bot or a manual order?)",
-                    diff,
-                )
-        self.store.event(
-            "restart",
-            f"resumed on a live feed after bar {checkpoint['bar_index']}",
-            {"orders": len(held), "after_checkpoint": len(diffs)},
-            checkpoint["bar_time"],
-        )
-        return diffs
-
-    def reconcile(self, checkpoint: dict[str, Any]) -> list[dict[str, Any]]:
-        """Compare the store's open orders with what the (paper) broker held at the checkpoint.
-
-        An order the store has as open but the broker did not hold was created on a bar after
-        the checkpoint (the process died before that bar's checkpoint): that bar is re-processed
-        and finds the intent by its tag, so nothing is sent twice. Each difference becomes a
-        ``reconcile`` event. Returns the differences.
-        """
-        held = {o["tag"] for o in checkpoint["state"]["orders"]}
-        diffs: list[dict[str, Any]] = []
-        for row in self.store.orders(open_only=True):
-            if row["tag"] not in held:
-                diff = {"tag": row["tag"], "status": row["status"], "bar_index": row["bar_index"]}
-                diffs.append(diff)
-                self.store.event(
-                    "reconcile",
-                    f"order {row['tag']} is {row['status']} in the store but the broker did not hold it "
-                    "at the checkpoint; its bar is re-processed and finds the intent by its tag",
-                    diff,
-                )
-        known = {r["tag"] for r in self.store.orders()}
-        for tag in sorted(held - known):
-            diffs.append({"tag": tag, "status": "missing"})
-            self.store.event(
-                "reconcile",
-                f"the broker held order {tag} that the store does not know",
-                {"tag": tag},
-            )
-        return diffs
-
-
-def _slot(role: str) -> str:
-    """The strategy slot of an order role: entry, protect (stop_loss/take_profit) or exit."""
-    if role == "entry":
-        return "entry"
-    return "protect" if role in ("stop_loss", "take_profit") else "exit"
-
-
-def _iso(v: Any) -> Any:
-    return v.isoformat() if isinstance(v, dt.datetime | dt.date) else v
-
-
-def snapshot(s: Any) -> dict[str, Any]:
-    """JSON-safe state of a CustomStrategy, its broker position/open orders and its risk manager."""
-    orders = []
-    slots = (
-        [("entry", s.entry_order)] + [("protect", o) for o in s.protect] + [("exit", s.exit_order)]
-    )
-    prev_tag = None
-    for slot, o in slots:
-        if o is None or not o.alive():
-            continue
-        tag = s.order_tag.get(o.ref)
-        orders.append(
-            {
-                "slot": slot,
-                "tag": tag,
-                "role": s.order_reason.get(o.ref, "?"),
-                "side": "BUY" if o.isbuy() else "SELL",
-                "exectype": EXEC_NAMES[o.exectype],
-                "size": abs(float(o.created.size)),
-                "price": None if o.exectype == bt.Order.Market else float(o.created.price),
-                "oco": prev_tag if slot == "protect" and o.exectype == bt.Order.Limit else None,
-            }
-        )
-        if slot == "protect":
-            prev_tag = tag
-    risk = s.rt.risk.state
-    ot = dict(s.open_trade) if s.open_trade else None
-    if ot:
-        ot["entry_time"] = _iso(ot["entry_time"])
-    return {
-        "position": {"size": float(s.position.size), "price": float(s.position.price)},
-        "orders": orders,
-        "signal_bar": s.signal_bar,
-        "exit_reason": s.exit_reason,
-        "pos_state": asdict(s.pos_state) if s.pos_state else None,
-        "open_trade": ot,
-        "risk": {
-            "today": {**asdict(risk.today), "day": _iso(risk.today.day)},
-            "peak_equity": risk.peak_equity,
-            "halted": risk.halted,
-            "halt_reason": risk.halt_reason,
-        },
-    }
-
-
-def restore(
-    s: Any, checkpoint: dict[str, Any], extra_orders: list[dict[str, Any]] | None = None
-) -> None:
-    """Inverse of :func:`snapshot`; re-submits open orders under their original tags.
-
-    ``extra_orders``: order specs (the shape of the snapshot's ``orders``) to re-submit after
-    the checkpoint's own (a live restart's orders sent after the checkpoint). A broker whose
-    cash comes from the venue (``venue_cash``) keeps it; one with ``set_position`` (Upstox)
-    gets the checkpoint's position that way, so the venue position found at start is not
-    counted twice.
-    """
-    st = checkpoint["state"]
-    broker = s.broker
-    if not getattr(broker, "venue_cash", False):
-        broker.set_cash(float(checkpoint["cash"]))
-    p = st["position"]
-    if hasattr(broker, "set_position"):
-        broker.set_position(s.data, p["size"], p["price"])
-    elif p["size"]:
-        broker.positions[s.data] = bt.Position(size=p["size"], price=p["price"])
-    s.signal_bar = st["signal_bar"]
-    s.exit_reason = st["exit_reason"]
-    s.pos_state = PositionState(**st["pos_state"]) if st["pos_state"] else None
-    ot = st["open_trade"]
-    if ot:
-        ot = dict(ot)
-        ot["entry_time"] = dt.datetime.fromisoformat(ot["entry_time"])
-    s.open_trade = ot
-    r = st["risk"]
-    today = dict(r["today"])
-    today["day"] = dt.date.fromisoformat(today["day"]) if today["day"] else None
-    risk = s.rt.risk.state
-    risk.today = DayCounters(**today)
-    risk.peak_equity, risk.halted, risk.halt_reason = (
-        r["peak_equity"],
-        r["halted"],
-        r["halt_reason"],
-    )
-    by_tag: dict[str, bt.Order] = {}
-    for spec in [*st["orders"], *(extra_orders or [])]:
-        oco = by_tag.get(spec["oco"]) if spec["oco"] else None
-        o = s._send(
-            spec["role"],
-            spec["tag"],
-            spec["side"],
-            EXEC_TYPES[spec["exectype"]],
-            spec["size"],
-            spec["price"],
-            oco=oco,
-        )
-        by_tag[spec["tag"]] = o
-        if spec["slot"] == "entry":
-            s.entry_order = o
-        elif spec["slot"] == "exit":
-            s.exit_order = o
-        else:
-            s.protect.append(o)

@@ -41,7 +41,7 @@ class BarWindow:
         self.vector = series is not None
         self.count = 0  # bars seen
         self.i = -1  # index of the current bar in self.bars
-        if self.vector:
+        if series is not None:
             self.bars = Bars(
                 series.open, series.high, series.low, series.close, series.volume, series.minutes, 0
             )
@@ -52,7 +52,8 @@ class BarWindow:
         else:
             self.size = max(int(size), 50)
             self._buf: list[deque[float]] = [deque(maxlen=self.size) for _ in range(6)]
-            self.bars = Bars(*(np.empty(0) for _ in range(5)), np.empty(0, dtype=np.int64), 0)
+            o, h, lo, c, v = (np.empty(0) for _ in range(5))
+            self.bars = Bars(o, h, lo, c, v, np.empty(0, dtype=np.int64), 0)
             self._day: dt.date | None = None
 
     def advance(self) -> None:
@@ -74,9 +75,9 @@ class BarWindow:
         )
         for buf, v in zip(self._buf, vals):
             buf.append(v)
-        arrs = [np.fromiter(b, dtype=np.float64, count=len(b)) for b in self._buf[:5]]
+        o, h, lo, c, v = (np.fromiter(b, dtype=np.float64, count=len(b)) for b in self._buf[:5])
         minutes = np.fromiter(self._buf[5], dtype=np.int64, count=len(self._buf[5]))
-        self.bars = Bars(*arrs, minutes, self.count - len(minutes))
+        self.bars = Bars(o, h, lo, c, v, minutes, self.count - len(minutes))
         for m in self.mixins:
             m.compute(self.bars)
         self.i = len(minutes) - 1

@@ -359,6 +359,8 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates, BrokerAdoption, BrokerOco):  # 
         side = "BUY" if order.isbuy() else "SELL"
         tick = float(self.p.tick_size)
         price = trigger = 0.0
+        # protective prices come on the tick grid from the order manager (stop DOWN, target
+        # UP): "nearest" only strips float noise, as Upstox rejects off-grid prices
         if order.exectype == bt.Order.Stop:
             kind, utype = "protect", "SL-M"
             trigger = round_to_tick(float(order.price), tick, "nearest")

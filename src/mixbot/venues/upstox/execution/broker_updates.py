@@ -136,6 +136,8 @@ class BrokerUpdates:
         if filled > vo.filled:
             delta = filled - vo.filled
             px = (avg * filled - vo.avg * vo.filled) / delta
+            # the increment's price derived from two averages: "nearest" (half-up) removes the
+            # division's noise; it is an executed price, no side to round against
             px = round_to_tick(px, float(self.p.tick_size), "nearest") if px > 0 else avg
             vo.filled, vo.avg = filled, avg
             self._execute(order, delta, px, row)

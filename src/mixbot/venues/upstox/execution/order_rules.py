@@ -9,8 +9,9 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
+from mixbot.orders.ticks import round_to_tick as _round_to_tick
 from mixbot.venues.upstox.execution.order_status import BT_FINAL
 
 SIDES = ("BUY", "SELL")
@@ -24,16 +25,11 @@ EXIT_ORDER_TYPE = "MARKET"
 
 
 def round_to_tick(price: float, tick: float, direction: str = "nearest") -> float:
-    """``price`` on the ``tick`` grid: ``"up"``, ``"down"`` or ``"nearest"`` (exact decimals)."""
-    if tick <= 0:
-        raise ValueError(f"tick must be > 0, not {tick}")
-    rounding = {"up": ROUND_CEILING, "down": ROUND_FLOOR, "nearest": ROUND_HALF_UP}.get(direction)
-    if rounding is None:
-        raise ValueError(f"direction must be up, down or nearest, not {direction!r}")
-    t = Decimal(str(tick))
-    # 9 decimals first: float noise (0.1 + 0.2 = 0.30000000000000004) must not cost a tick
-    steps = (Decimal(str(round(price, 9))) / t).to_integral_value(rounding=rounding)
-    return float(steps * t)
+    """``price`` on the ``tick`` grid: ``"up"``, ``"down"`` or ``"nearest"`` (half-up), exact
+    decimals: :func:`mixbot.orders.ticks.round_to_tick`. Default "nearest": an order price
+    handed to Upstox is already meant to be on the grid (Upstox/NSE reject a price that is not
+    a tick multiple), only float noise is removed."""
+    return _round_to_tick(price, tick, direction)  # type: ignore[arg-type]  # checked inside
 
 
 def entry_limit_price(ltp: float, side: str, buffer_pct: float, tick: float) -> float:
