@@ -94,3 +94,28 @@ class ManualClock:
             return True
         self.sleep(seconds)
         return event.is_set()
+
+
+class GatedClock(ManualClock):
+    """A :class:`ManualClock` whose waits block until the test lets them pass: each
+    :meth:`release` lets one wait through (time then jumps by the waited seconds). A paced
+    replay on it plays exactly as many bars as the test releases, however fast the machine.
+
+    A wait also ends when its ``event`` is set (the waiter is stopping).
+    """
+
+    def __init__(self, start: float = 1_546_300_800.0) -> None:
+        super().__init__(start)
+        self._gate = threading.Semaphore(0)
+
+    def release(self, n: int = 1) -> None:
+        """Let ``n`` more waits through."""
+        for _ in range(n):
+            self._gate.release()
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        while not event.is_set():
+            if self._gate.acquire(timeout=0.05):
+                self.sleep(seconds)
+                break
+        return event.is_set()
