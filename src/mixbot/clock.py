@@ -57,7 +57,8 @@ class ManualClock:
     """A clock that moves only when told: :meth:`advance`, or a :meth:`wait`/:meth:`sleep`
     (which advance it by the waited time at once and record it in :attr:`waits`).
 
-    Thread-safe. ``start`` is the initial wall time (epoch seconds); ``monotonic`` starts at 0.
+    Thread-safe. ``start`` is the initial wall time (epoch seconds); ``monotonic`` starts at
+    1000.0 (never 0: some code reads 0.0 as "not yet").
     """
 
     def __init__(self, start: float = 1_546_300_800.0) -> None:  # 2019-01-01 00:00 UTC
@@ -73,7 +74,7 @@ class ManualClock:
 
     def monotonic(self) -> float:
         with self._lock:
-            return self._t
+            return 1000.0 + self._t
 
     def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds`` (>= 0; raises ValueError when negative)."""
