@@ -142,6 +142,8 @@ class Replay:
             st.ltp = st.cp
         self.subscribers: set[Subscriber] = set()
         self.finished = False
+        #: True while the producer waits for a subscriber: no tick is applied until one comes
+        self.idle = False
         self.final_info: bytes | None = None
         self._wake = asyncio.Event()
         #: called with (key, tick) after each tick is applied (the exchange matches on them)
@@ -207,8 +209,10 @@ class Replay:
 
     async def _wait_for_subscriber(self) -> None:
         while not self._someone_subscribed():
+            self.idle = True
             self._wake.clear()
             await self._wake.wait()
+        self.idle = False
 
     async def _publish(self, ev: Event) -> None:
         targets = [s for s in self.subscribers if ev.kind != "tick" or ev.key in s.subs]
