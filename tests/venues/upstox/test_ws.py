@@ -1,7 +1,11 @@
 """The websocket client and UpstoxFeed against the local Upstox simulator (real TLS, real
 protocol): a Cerebro run whose bars equal the real BANKNIFTY 1-minute bars of the replayed
 day, the same under drops / garbage / truncated frames / an outage, staleness during a
-stall, and a refused token. Skipped when the simulator is not importable."""
+stall, and a refused token. Skipped when the simulator is not importable.
+
+Nothing here times the machine: faults are injected at simulated (exchange) instants, the
+feed's wall side (staleness) runs on a :class:`~mixbot.clock.ManualClock` the test advances,
+and real-time loops are only hang guards for something that must happen."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from pathlib import Path
 import backtrader as bt
 import pytest
 
+from mixbot.clock import ManualClock
 from mixbot.feeds.aggregator import Bar, BarAggregator
 from mixbot.venues.upstox.http.errors import TokenExpiredError
 from mixbot.venues.upstox.ws.feed import UpstoxFeed
@@ -22,6 +27,22 @@ sim_mod = pytest.importorskip("mixbot.simulators.upstox", reason="simulator not 
 
 DAY = "2019-01-01"
 IST_OFFSET = dt.timedelta(hours=5, minutes=30)
+HANG_GUARD_S = 120.0  # real seconds; only bounds waits for what must happen
+
+
+def wait_until(cond, what: str, guard_s: float = HANG_GUARD_S) -> None:  # noqa: ANN001
+    """Poll ``cond()`` until true; fail after ``guard_s`` real seconds (a hang guard)."""
+    deadline = time.monotonic() + guard_s
+    while not cond():
+        assert time.monotonic() < deadline, f"hang guard: {what}"
+        time.sleep(0.02)
+
+
+def sim_at(sim, hhmm: str) -> bool:  # noqa: ANN001
+    """True once the simulator's (exchange) clock reached ``hhmm`` IST of DAY, or it ended."""
+    local = dt.datetime.strptime(f"{DAY} {hhmm}", "%Y-%m-%d %H:%M")
+    due_ms = int((local - IST_OFFSET).replace(tzinfo=dt.UTC).timestamp() * 1000)
+    return sim.finished or sim.now_ms() >= due_ms
 
 
 def real_bars(path: Path, day: str = "20190101") -> list[Bar]:
@@ -148,55 +169,84 @@ def test_cerebro_bars_equal_real_bars(bn_file: Path, tmp_path: Path, monkeypatch
 
 
 def test_faults_backfill_equals_fault_free(bn_file: Path, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    """speed 600 (a session in ~38 s): drops every 4 s, garbage and truncated frames, and a
-    2-minute (simulated) outage; the strategy's bars equal the real bars."""
+    """speed 600 (a session in ~38 s): garbage and truncated frames, a 2-minute (simulated)
+    outage, cuts at set exchange times, then drops every 4 s; the strategy's bars equal the
+    real bars. Each fault waits for its simulated instant and for a connected socket."""
     speed = 600.0
     sim = start_sim(bn_file, tmp_path, monkeypatch, speed=speed)
+    done: list[str] = []
     try:
         key = sim.instruments[0].key
         feed = new_feed(key, 1)
 
+        def connected_at(hhmm: str) -> bool:
+            def ready() -> bool:
+                sock = feed.socket
+                return sim.finished or (sim_at(sim, hhmm) and sock is not None and sock.connected)
+
+            wait_until(ready, hhmm)
+            return not sim.finished
+
         def chaos() -> None:
-            time.sleep(3)
-            sim.faults.garbage_frame()
-            time.sleep(1)
-            sim.faults.truncated_frame()
-            time.sleep(2)
-            sim.faults.outage(120.0 / speed)  # two simulated minutes
-            time.sleep(3)
-            sim.faults.drop_every(4)
+            steps = [
+                ("09:45", sim.faults.garbage_frame),
+                ("09:55", sim.faults.truncated_frame),
+                ("10:15", lambda: sim.faults.outage(120.0 / speed)),  # two simulated minutes
+                ("11:00", sim.faults.drop_now),
+                ("12:00", sim.faults.drop_now),
+                ("13:00", lambda: sim.faults.drop_every(4)),
+            ]
+            for hhmm, fault in steps:
+                if not connected_at(hhmm):
+                    return
+                fault()
+                done.append(hhmm)
 
         threading.Thread(target=chaos, daemon=True).start()
-        strat = run_cerebro(feed, timeout=180)
+        strat = run_cerebro(feed, timeout=300)
     finally:
         sim.stop()
     st = feed.socket.stats
+    assert done == ["09:45", "09:55", "10:15", "11:00", "12:00", "13:00"], done
     assert st.bad_frames >= 1
-    assert st.disconnects >= 3
+    assert st.disconnects >= 3  # the outage's cut and two cuts at 11:00 and 12:00
     assert "CONNBROKEN" in strat.states
     assert strat.bars == expected(real_bars(bn_file), 1)
     assert feed.backfilled_minutes + feed.repaired_minutes > 0
 
 
 def test_stale_during_stall(bn_file: Path, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A stalled socket (no frame at all) is seen on the feed's wall clock: here a ManualClock,
+    advanced by the test while the simulator holds its frames."""
     sim = start_sim(bn_file, tmp_path, monkeypatch, speed=60)
+    clock = ManualClock()
     try:
         key = sim.instruments[0].key
-        feed = new_feed(key, 1, stale_after_s=0.5, stop_after=dt.date(2019, 1, 1))
+        feed = new_feed(key, 1, stale_after_s=0.5, stop_after=dt.date(2019, 1, 1), clock=clock)
         cerebro = bt.Cerebro(stdstats=False, preload=False, runonce=False)
         cerebro.adddata(feed)
         cerebro.addstrategy(Recorder)
         t = threading.Thread(target=cerebro.run, daemon=True)
         t.start()
-        deadline = time.monotonic() + 20
-        while (feed.stale or feed.ticks_seen < 5) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not feed.stale
-        sim.faults.stall(2.0)
-        time.sleep(1.2)
-        assert feed.stale
-        time.sleep(2.0)
-        assert not feed.stale
+        wait_until(lambda: not feed.stale and feed.ticks_seen >= 5, "live ticks")
+        clock.advance(0.4)  # under the 0.5 s limit: fresh, whether or not a tick came since
+        assert feed.stale_reason is None or "exchange clock" in feed.stale_reason
+        sim.faults.stall(3600.0)  # held until the test ends it
+        seen = -1
+
+        def quiet_and_stale() -> bool:
+            nonlocal seen
+            if feed.ticks_seen == seen:  # no tick since the last step: time may pass
+                clock.advance(0.2)
+            seen = feed.ticks_seen
+            return feed.stale
+
+        wait_until(quiet_and_stale, "stale while stalled")
+        reason = feed.stale_reason or ""
+        assert reason.startswith("no tick for") and "wall clock" in reason, reason
+        assert clock.monotonic() - feed._last_tick_wall > 0.5  # only past the limit
+        sim.faults.stall(0)
+        wait_until(lambda: not feed.stale, "fresh again after the stall")
     finally:
         feed.stop()
         sim.stop()
@@ -207,10 +257,10 @@ def test_bad_token_is_a_clear_error(bn_file: Path, tmp_path: Path, monkeypatch) 
     try:
         monkeypatch.setenv("UPSTOX_ACCESS_TOKEN", "not-the-token")
         feed = new_feed(sim.instruments[0].key, 1)
-        t0 = time.monotonic()
         with pytest.raises(TokenExpiredError, match="upstox login"):
-            run_cerebro(feed, timeout=30)
-        assert time.monotonic() - t0 < 10  # not a retry loop
+            run_cerebro(feed, timeout=HANG_GUARD_S)
+        st = feed.socket.stats
+        assert (st.connects, st.disconnects, st.last_error) == (0, 0, "")  # not a retry loop
     finally:
         sim.stop()
 

@@ -57,6 +57,8 @@ class Simulator:
         tls_dir: where the CA and certificate PEMs go; default a new temporary folder.
         ticks_per_bar: synthetic trades per 1-minute bar (daily bars get 10x).
         wait_for_client: start the replay when the first client subscribes.
+        hold_without_client: speed > 0: simulated time stands still while nobody is
+            subscribed (a bot restarting misses no market time; see :mod:`.replay`).
         limits: websocket subscription limits per mode (default :data:`.ws.LIMITS`).
         faults: initial faults, as a control-API dict (see :mod:`.faults`).
         cash: opening cash of the simulated account (funds API), INR.
@@ -81,6 +83,7 @@ class Simulator:
         tls_dir: Path | str | None = None,
         ticks_per_bar: int = DEFAULT_TICKS_PER_BAR,
         wait_for_client: bool = True,
+        hold_without_client: bool = False,
         limits: Mapping[str, int] | None = None,
         faults: Mapping[str, Any] | None = None,
         cash: float = 10_000_000.0,
@@ -99,6 +102,7 @@ class Simulator:
         self._start_day, self._end_day = _as_date(start), _as_date(end)
         self._ticks_per_bar = ticks_per_bar
         self._wait = wait_for_client
+        self._hold = hold_without_client
         self._limits = dict(LIMITS, **(limits or {}))
         self._requested_port = port
         self.tls_dir = Path(tls_dir) if tls_dir else Path(tempfile.mkdtemp(prefix="upstox-sim-"))
@@ -223,6 +227,7 @@ class Simulator:
             end=self._end_day,
             ticks_per_bar=self._ticks_per_bar,
             wait_for_client=self._wait,
+            hold_without_client=self._hold,
         )
         self.exchange.attach(self.replay)
         self._ctx = Context(

@@ -107,7 +107,8 @@ class Faults:
         self._poke()
 
     def stall(self, seconds: float) -> None:
-        """Send nothing on the websockets for ``seconds`` (sockets stay open)."""
+        """Send nothing on the websockets for ``seconds`` (sockets stay open); ``stall(0)``
+        ends a stall early."""
         self._stall_until = time.monotonic() + float(seconds)
         self._poke()
 

@@ -11,7 +11,10 @@ IST of the first day (``PRE_OPEN_END``).
 ``speed``: simulated seconds per real second inside a session (1 = wall clock, 60 = a
 minute per second); ``0`` = as fast as the clients read (the producer waits for the slowest
 subscribed client's queue and pauses while nobody is subscribed). With ``wait_for_client``
-(default) the replay starts when the first client subscribes, for every speed.
+(default) the replay starts when the first client subscribes, for every speed. With
+``hold_without_client`` (speed > 0) simulated time also stands still while nobody is
+subscribed, so a client that restarts (a killed bot) misses no market time however long its
+restart takes on a busy machine.
 
 END OF DATA: after the last session (and its post-close prints, if any) a FINAL
 ``market_info`` with every segment ``NORMAL_CLOSE`` is sent, then every websocket is closed with a normal close, code 1000, reason ``"end of replay"``; later
@@ -56,6 +59,16 @@ class Clock:
             wall = self._sim_anchor + (time.monotonic() - self._real_anchor) * 1000 * self.speed
             return int(max(self.sim_ms, min(self.limit_ms, wall)))
         return self.sim_ms
+
+    def hold(self) -> None:
+        """Stop simulated time where it is now (until :meth:`resume`)."""
+        self.sim_ms = self.now_ms()
+        self.running = False
+
+    def resume(self) -> None:
+        """Let simulated time run again from where :meth:`hold` stopped it."""
+        self.jump(self.sim_ms, self.limit_ms)
+        self.running = True
 
     def jump(self, t_ms: int, limit_ms: int) -> None:
         """Set the time to ``t_ms`` at once (session start); wall time moves no further
@@ -105,6 +118,7 @@ class Replay:
         end: dt.date | None = None,
         ticks_per_bar: int = DEFAULT_TICKS_PER_BAR,
         wait_for_client: bool = True,
+        hold_without_client: bool = False,
     ) -> None:
         self.series = series
         self.by_key = {s.inst.key: s for s in series}
@@ -121,12 +135,15 @@ class Replay:
         self.start_day = self.days[0]
         self.ticks_per_bar = ticks_per_bar
         self.wait_for_client = wait_for_client
+        self.hold_without_client = hold_without_client
         self.clock = Clock(speed, at_ms(self.start_day, dt.time(9, 8)))
         self.states = {s.inst.key: InstState(s.inst, cp=self._prev_close(s)) for s in series}
         for st in self.states.values():
             st.ltp = st.cp
         self.subscribers: set[Subscriber] = set()
         self.finished = False
+        #: True while the producer waits for a subscriber: no tick is applied until one comes
+        self.idle = False
         self.final_info: bytes | None = None
         self._wake = asyncio.Event()
         #: called with (key, tick) after each tick is applied (the exchange matches on them)
@@ -192,8 +209,10 @@ class Replay:
 
     async def _wait_for_subscriber(self) -> None:
         while not self._someone_subscribed():
+            self.idle = True
             self._wake.clear()
             await self._wake.wait()
+        self.idle = False
 
     async def _publish(self, ev: Event) -> None:
         targets = [s for s in self.subscribers if ev.kind != "tick" or ev.key in s.subs]
@@ -261,6 +280,10 @@ class Replay:
                     self.clock.limit_ms = at_ms(day, dt.time(23, 59))
                 if self.clock.speed == 0:
                     await self._wait_for_subscriber()
+                elif self.hold_without_client and not self._someone_subscribed():
+                    self.clock.hold()
+                    await self._wait_for_subscriber()
+                    self.clock.resume()
                 await self.clock.advance_to(ltt)
                 self.states[key].apply(tick)
                 for hook in self.tick_hooks:

@@ -188,7 +188,9 @@ class Connection:
             self.truncated_seen = f.truncated_epoch
         left = f.stall_left()
         if left > 0:
-            await asyncio.sleep(left)
+            while left > 0:  # re-read: a later stall(0) ends the stall early
+                await asyncio.sleep(min(left, 0.05))
+                left = f.stall_left()
             if self.replay.clock.speed > 0:  # what was produced meanwhile is lost
                 q = self.sub.queue
                 keep = [

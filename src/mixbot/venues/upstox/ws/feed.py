@@ -48,11 +48,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from mixbot.clock import SYSTEM_CLOCK, Clock
 from mixbot.feeds.aggregator import Bar, BarAggregator
 from mixbot.feeds.live import LiveFeed
 from mixbot.venues.upstox.ws.feed_bars import _EPOCH as _EPOCH
@@ -91,6 +91,8 @@ class UpstoxFeed(LiveFeed, _SessionWindowMixin):
             1-minute bars ending in (start, end]; default :func:`default_history`.
         history_cache: let :func:`candles.fetch_bars` use its on-disk cache (past days only).
         backoff_initial, backoff_max, max_attempts, ping_interval: see :class:`FeedSocket`.
+        clock: the wall side (staleness, gap and close-grace timers) as a
+            :class:`mixbot.clock.Clock`; None = the real clock (tests pass a ManualClock).
     """
 
     params = (  # type: ignore[assignment]
@@ -112,6 +114,7 @@ class UpstoxFeed(LiveFeed, _SessionWindowMixin):
         ("backoff_max", 30.0),
         ("max_attempts", None),
         ("ping_interval", 20.0),
+        ("clock", None),
     )
 
     def __init__(self, **kwargs: Any) -> None:
@@ -126,6 +129,7 @@ class UpstoxFeed(LiveFeed, _SessionWindowMixin):
         self.ticks_seen = 0
         self.last_price = 0.0  # the last trade price (LTP) seen, INR; read by the broker
         self._mkt_tz = ZoneInfo(self.p.market_tz)
+        self._clock: Clock = self.p.clock or SYSTEM_CLOCK
         self._lock = threading.Lock()
         self._reset_state()
 
@@ -164,7 +168,7 @@ class UpstoxFeed(LiveFeed, _SessionWindowMixin):
         if self._last_tick_wall == 0.0:
             return "no tick received yet"
         limit = float(self.p.stale_after_s)
-        idle = time.monotonic() - self._last_tick_wall
+        idle = self._clock.monotonic() - self._last_tick_wall
         if idle > limit:
             return f"no tick for {idle:.1f} s (wall clock; limit {limit:g} s)"
         lag = (self._clock_ms - self._last_tick_ms) / 1000.0
@@ -266,7 +270,9 @@ class UpstoxFeed(LiveFeed, _SessionWindowMixin):
         grace = self.p.close_grace_s
         if grace is None or not self._live or not self._clock_ms or self._ended:
             return
-        est_ms = self._clock_ms + (time.monotonic() - self._clock_wall - float(grace)) * 1000.0
+        est_ms = (
+            self._clock_ms + (self._clock.monotonic() - self._clock_wall - float(grace)) * 1000.0
+        )
         now = ms_to_utc(int(est_ms))
         if self._agg1.bar_is_complete(now) or any(d <= now for d in self._dirty):
             self._advance(now)
@@ -274,7 +280,7 @@ class UpstoxFeed(LiveFeed, _SessionWindowMixin):
     def _on_frame(self, frame: FeedFrame) -> None:
         if self._ended:
             return
-        wall = time.monotonic()
+        wall = self._clock.monotonic()
         key = self.p.instrument_key
         ticks = frame.ticks
         if ticks and len(ticks) == 1:
