@@ -87,3 +87,13 @@ def test_status_every_period(tmp_path: Path) -> None:
     assert len(status) == 2
     assert status[0]["payload"]["status"] == "running"
     assert status[0]["payload"]["positions"] == {}
+
+
+def test_the_upstox_venue_registers_its_token_expiry() -> None:
+    from mixbot.venues import registry
+
+    registry.load_builtin()
+    spec = registry.get("upstox")
+    assert spec.token_expiry is not None
+    assert spec.token_expiry() == current_token_expiry()
+    assert registry.get("paper").token_expiry is None

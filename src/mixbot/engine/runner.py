@@ -30,9 +30,8 @@ def _token_expiry(cfg: BotConfig) -> Any:
     from mixbot.venues import registry
 
     for spec in (registry.for_broker(cfg.broker.type), registry.for_source(cfg.data.data_source)):
-        expiry = getattr(spec, "token_expiry", None)
-        if spec is not None and expiry is not None:
-            return (spec.name, expiry)
+        if spec is not None and spec.token_expiry is not None:
+            return (spec.name, spec.token_expiry)
     return None
 
 

@@ -15,7 +15,9 @@ Modelled on the mixin registry, :mod:`mixbot.strategy.registry`.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +63,8 @@ class VenueSpec:
         panic: the kill switch ``mixbot panic`` runs (:class:`~mixbot.venues.base.PanicHook`),
             or None (a paper bot is stopped with its ``panic`` command instead).
         secrets: which ``${VAR}`` secret fields a config needs, or None.
+        token_expiry: ``() -> aware datetime`` when the access token a bot uses now expires,
+            or None (no expiring token); the bot emits ``token_expiring`` before it.
         cli_modules: modules whose ``add_parsers(sub)`` adds the venue's own ``mixbot``
             commands (Upstox: ``mixbot upstox login``, ``mixbot data``, ``mixbot feed-test``).
     """
@@ -78,6 +82,7 @@ class VenueSpec:
     build_broker: BrokerBuilder | None = None
     panic: PanicHook | None = None
     secrets: SecretNeeds | None = None
+    token_expiry: Callable[[], dt.datetime] | None = None
     cli_modules: tuple[str, ...] = ()
 
 

@@ -53,6 +53,13 @@ def _panic(
     return panic_config(cfg, reason=reason, confirm=confirm, say=say, database_url=database_url)
 
 
+def _token_expiry() -> Any:
+    """Every Upstox token dies at the next 03:30 IST (:func:`auth.current_token_expiry`)."""
+    from mixbot.venues.upstox.auth import current_token_expiry
+
+    return current_token_expiry()
+
+
 def _secrets(
     broker_type: str | None, data_source: str | None
 ) -> Sequence[tuple[tuple[str, ...], str]]:
@@ -77,6 +84,7 @@ SPEC = register(
         build_broker=_build_broker,
         panic=_panic,
         secrets=_secrets,
+        token_expiry=_token_expiry,
         cli_modules=("mixbot.venues.upstox.cli", "mixbot.venues.upstox.ws.feedtest"),
     )
 )
