@@ -6,7 +6,6 @@ with the loader itself.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +41,7 @@ def assert_clean_frame(res: LoadResult) -> None:
 
 def test_reliance_yfinance_daily(data_dir: Path) -> None:
     path = data_dir / "nse_daily" / "RELIANCE.csv"
-    t0 = time.process_time()  # CPU s of this process: a busy machine adds none
-    res = load_bars(path)
-    elapsed = time.process_time() - t0
-    assert elapsed < 1.0
+    res = load_bars(path)  # its speed: benchmarks/data_speed.py
     assert_clean_frame(res)
     assert res.fmt == "yfinance"
     assert res.interval_seconds == 86400
@@ -127,10 +123,7 @@ def test_banknifty_folder_load_many(data_dir: Path) -> None:
     jul_unique = (jul[1].astype(str) + jul[2]).nunique()
     assert (len(jul), jul_unique) == (14625, 7500)
 
-    t0 = time.process_time()  # CPU s of this process: a busy machine adds none
-    res = load_many(files)
-    elapsed = time.process_time() - t0
-    assert elapsed < 5.0
+    res = load_many(files)  # its speed: benchmarks/data_speed.py
     assert_clean_frame(res)
     rep = res.report
     assert rep.rows_read == n_rows == 215330

@@ -4,8 +4,6 @@ pandas-ta-classic when it is installed."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -103,14 +101,13 @@ def test_agrees_with_pandas_ta_classic(ohlc: dict[str, np.ndarray]) -> None:
     assert abs(flips(got.direction[s]) - flips(other_dir[s])) <= 0.01 * flips(other_dir[s]) + 2
 
 
-def test_speed_400k_bars(banknifty: dict[str, np.ndarray]) -> None:
+def test_400k_bars_in_one_vectorised_pass(banknifty: dict[str, np.ndarray]) -> None:
+    """Shape and finiteness on 400k bars (its speed: benchmarks/data_speed.py)."""
     reps = 400_000 // len(banknifty["close"]) + 1
     h, lo, c = (np.tile(banknifty[k], reps)[:400_000] for k in ("high", "low", "close"))
-    t0 = time.process_time()  # CPU s of this process: a busy machine adds none
     res = supertrend(h, lo, c, 10, 3.0)
-    elapsed = time.process_time() - t0
     assert res.line.shape == (400_000,)
-    assert elapsed < 2.0, f"supertrend on 400k bars took {elapsed:.2f} s"
+    assert np.isfinite(res.line[200:]).all()
 
 
 def test_short_series_is_all_warmup() -> None:
