@@ -179,3 +179,18 @@ def test_daily_summary_days_are_the_sessions_that_closed(
     assert cal is not None
     sessions = [s.day.isoformat() for s in cal.sessions(dt.date(2019, 1, 1), dt.date(2019, 1, 4))]
     assert days == sessions == ["2019-01-01", "2019-01-02", "2019-01-03", "2019-01-04"]
+
+
+def test_a_killed_waiting_bot_shows_as_killed(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mixbot.service.status import from_store
+
+    cfg = _cfg(tmp_path, data_dir)
+    store = Store(f"sqlite:///{tmp_path / 'k.sqlite'}", cfg.bot_id, "paper")
+    store.register("hash", str(cfg.source_file))
+    store.set_status("waiting")
+    store.heartbeat()
+    status = from_store(cfg, store, holder_pid=None).status  # no process holds the lock
+    store.close()
+    assert status.startswith("waiting? no process holds the bot's lock")

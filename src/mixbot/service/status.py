@@ -90,12 +90,16 @@ def from_store(cfg: Any, store: Any, holder_pid: int | None = None) -> BotStatus
     )
     age = (utcnow() - beat).total_seconds() if beat is not None else None
     running = holder_pid is not None
-    if state in ("running", "paused") and not running and age is not None:
+    if state in ("running", "paused", "waiting") and not running and age is not None:
         state = (
             f"{state}? no process holds the bot's lock (killed; a restart resumes), "
             f"last heartbeat {int(age // 60)} min ago"
         )
-    elif state in ("running", "paused") and age is not None and age > STALE_AFTER.total_seconds():
+    elif (
+        state in ("running", "paused", "waiting")
+        and age is not None
+        and age > STALE_AFTER.total_seconds()
+    ):
         state = f"{state}? no heartbeat for {int(age // 60)} min (hung?)"
     risk = (ck or {}).get("state", {}).get("risk", {})
     today = risk.get("today", {})
