@@ -20,16 +20,6 @@ from mixbot.venues import registry as venues
 # Venue facts (which names exist, are supported, are live, their intervals and secrets)
 # come from the venue registry, :mod:`mixbot.venues.registry`.
 
-#: Upstox instrument key: SEGMENT|identifier (Upstox docs, "Instruments").
-UPSTOX_KEY = re.compile(
-    r"^(NSE_EQ|NSE_FO|NSE_INDEX|NSE_COM|BSE_EQ|BSE_FO|BSE_INDEX|MCX_FO|MCX_INDEX|NCD_FO|BCD_FO)\|[^|\s]+( [^|\s]+)*$"
-)
-#: NSE/BSE trading symbol (RELIANCE, BAJAJ-AUTO, M&M, NIFTY25JANFUT).
-TRADING_SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9&_.-]{0,49}$")
-#: Yahoo's exchange suffixes for NSE and BSE tickers.
-YAHOO_SUFFIX = re.compile(r"\.(NS|BO)$", re.IGNORECASE)
-YAHOO_TICKER = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9.&^=_-]{0,30}$")
-
 
 def _get(doc: Any, *parts: str) -> Any:
     node = doc
@@ -186,22 +176,12 @@ def _files(c: _Ctx) -> Iterator[Problem]:
         yield c.problem(("data", "path"), f"{what}: {full}", "check the path or MIXBOT_DATA")
 
 
-def _symbol_ok(source: Any, sym: str) -> str | None:
-    if source == "upstox" or source is None:
-        if YAHOO_SUFFIX.search(sym):  # RELIANCE.NS would pass TRADING_SYMBOL's "."
-            return "a Yahoo ticker, not a trading symbol nor an Upstox instrument key"
-        if UPSTOX_KEY.match(sym) or TRADING_SYMBOL.match(sym):
-            return None
-        if "|" in sym:
-            return "not a valid Upstox instrument key (SEGMENT|ID, e.g. NSE_EQ|INE002A01018 or NSE_INDEX|Nifty 50)"
-        return "not a trading symbol (upper case, e.g. RELIANCE) nor an Upstox instrument key"
-    if source == "yahoo":
-        if YAHOO_TICKER.match(sym):
-            return None
-        return "not a Yahoo ticker (e.g. RELIANCE.NS for NSE)"
-    if source in ("csv", "replay"):
-        return None if sym.strip() else "empty symbol"
-    return None
+def _symbol_problem(source: Any, sym: str) -> tuple[str, str] | None:
+    """``(problem, hint)`` from the venue serving ``source`` (None: no rule, or fine)."""
+    venue = venues.for_source(source) if isinstance(source, str) else None
+    if venue is None or venue.check_symbol is None:
+        return None
+    return venue.check_symbol(sym)
 
 
 def _symbols(c: _Ctx) -> Iterator[Problem]:
@@ -230,14 +210,9 @@ def _symbols(c: _Ctx) -> Iterator[Problem]:
         if not isinstance(sym, str):
             continue
         src_for = source if parts[0] == "data" else venue_source
-        msg = _symbol_ok(src_for, sym)
-        if msg:
-            hint = ""
-            if src_for == "upstox" and YAHOO_SUFFIX.search(sym):
-                hint = f"Upstox uses trading symbols without the Yahoo suffix: {sym[:-3].upper()!r}"
-            elif src_for == "upstox" and sym != sym.upper() and TRADING_SYMBOL.match(sym.upper()):
-                hint = f"trading symbols are upper case: {sym.upper()!r}"
-            yield c.problem(parts, f"{sym!r} is {msg}", hint)
+        found = _symbol_problem(src_for, sym)
+        if found:
+            yield c.problem(parts, f"{sym!r} is {found[0]}", found[1])
     if (
         isinstance(trading.get("symbols"), list)
         and len(trading["symbols"]) > 1

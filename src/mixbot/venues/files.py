@@ -68,11 +68,17 @@ def build_feed(
     return feed, series
 
 
+def check_symbol(sym: str) -> tuple[str, str] | None:
+    """Any non-blank name: the file holds one instrument, the symbol only names it."""
+    return None if sym.strip() else ("empty symbol", "")
+
+
 SPEC = register(
     VenueSpec(
         name="files",
         summary="bars from a data file: csv (backtests) or replay (a paper session)",
         data_sources=("csv", "replay"),
         build_feed=build_feed,
+        check_symbol=check_symbol,
     )
 )

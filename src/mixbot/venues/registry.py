@@ -67,6 +67,9 @@ class VenueSpec:
             or None (no expiring token); the bot emits ``token_expiring`` before it.
         cli_modules: modules whose ``add_parsers(sub)`` adds the venue's own ``mixbot``
             commands (Upstox: ``mixbot upstox login``, ``mixbot data``, ``mixbot feed-test``).
+        check_symbol: ``symbol -> (problem, hint) | None`` for a symbol its data sources /
+            brokers are given (problem reads after "'SYM' is ...", hint may be ""), or None
+            (any symbol is accepted).
     """
 
     name: str
@@ -84,6 +87,7 @@ class VenueSpec:
     secrets: SecretNeeds | None = None
     token_expiry: Callable[[], dt.datetime] | None = None
     cli_modules: tuple[str, ...] = ()
+    check_symbol: Callable[[str], tuple[str, str] | None] | None = None
 
 
 def register(spec: VenueSpec) -> VenueSpec:

@@ -60,6 +60,12 @@ def _token_expiry() -> Any:
     return current_token_expiry()
 
 
+def _check_symbol(sym: str) -> tuple[str, str] | None:
+    from mixbot.venues.upstox.symbols import check_symbol
+
+    return check_symbol(sym)
+
+
 def _secrets(
     broker_type: str | None, data_source: str | None
 ) -> Sequence[tuple[tuple[str, ...], str]]:
@@ -86,5 +92,6 @@ SPEC = register(
         secrets=_secrets,
         token_expiry=_token_expiry,
         cli_modules=("mixbot.venues.upstox.cli", "mixbot.venues.upstox.ws.feedtest"),
+        check_symbol=_check_symbol,
     )
 )
