@@ -193,12 +193,15 @@ def console() -> None:
     eat into ``mixbot serve``'s stop timeout after the bot has already stopped cleanly. Every
     fact is committed to the store before :func:`main` returns, so after flushing the logs
     and the standard streams the process exits with ``os._exit`` (no atexit handlers or
-    finalisers run; mixbot registers none that matter).
+    finalisers run; mixbot registers none that matter). Under a profiler or coverage tracer
+    it exits normally, so they can write their results.
     """
     import logging
     import os
 
     code = main()
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        sys.exit(code)  # under a profiler or coverage: let them write their results
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -3,7 +3,8 @@
 It wakes when the bot's doorbell file changes (a sender on this host rings it right after
 queueing a command: :func:`mixbot.service.locks.ring`; checked every 0.1 s), so a command
 reaches the bot within a second also between bars and while the feed waits; it also polls
-the store every ``poll_s`` seconds (3 s) for senders on other hosts (a shared PostgreSQL). The
+the store every ``poll_s`` seconds (3 s; 30 s on a SQLite store, which only this host's
+senders, who ring, can reach) for senders on other hosts (a shared PostgreSQL). The
 strategy thread acts on what it sets (:class:`Controls`) at its next bar; ``stop`` also
 stops the feed at once.
 
@@ -51,7 +52,8 @@ class ControlThread(threading.Thread):
         stop_bot: callable that stops the bot gracefully (after the current bar).
         bell: the doorbell file to watch.
         log: the bot's logger.
-        poll_s: longest wait between two looks at the store (seconds).
+        poll_s: longest wait between two looks at the store (seconds); None = 3 s, or 30 s
+            for a SQLite store (its senders are on this host and ring the doorbell).
         beat_s: heartbeat period (seconds).
         watch_s: how often the doorbell's mtime is checked (seconds).
         token_expiry: the venue's ``(venue name, callable -> aware datetime of the token's
@@ -67,8 +69,8 @@ class ControlThread(threading.Thread):
         stop_bot: Callable[[], None],
         bell: Path,
         log: logging.Logger,
-        poll_s: float = 3.0,
-        beat_s: float = 5.0,
+        poll_s: float | None = None,
+        beat_s: float = 10.0,
         watch_s: float = 0.25,
         token_expiry: tuple[str, Callable[[], dt.datetime | None]] | None = None,
         status_s: float = 3600.0,
@@ -83,6 +85,8 @@ class ControlThread(threading.Thread):
         self.stop_bot = stop_bot
         self.bell = bell
         self.log = log
+        if poll_s is None:
+            poll_s = 30.0 if str(store.url).startswith("sqlite") else 3.0
         self.poll_s = poll_s
         self.beat_s = beat_s
         self.watch_s = watch_s
@@ -96,7 +100,10 @@ class ControlThread(threading.Thread):
         from mixbot.store.outbox import EventLog
 
         self.journal = JsonlJournal(EventLog(store.url, engine=store.engine), store.bot_id)
-        self.journal_s = 5.0  # events.jsonl lags the store by at most this (seconds)
+        # events.jsonl lags the store by at most journal_s after this process wrote events,
+        # and journal_idle_s for events other processes wrote (the supervisor, a GUI)
+        self.journal_s = 5.0
+        self.journal_idle_s = 60.0
 
     def _mtime(self) -> float:
         try:
@@ -105,8 +112,11 @@ class ControlThread(threading.Thread):
             return 0.0
 
     def run(self) -> None:
+        from mixbot.store.outbox import written_here
+
         last_poll = last_beat = last_journal = 0.0
-        seen = self._mtime()
+        seen, pumped_at = self._mtime(), -1
+
         while not self._quit.is_set():
             now = time.monotonic()
             m = self._mtime()
@@ -118,8 +128,10 @@ class ControlThread(threading.Thread):
                 last_beat = now
                 self._safely(self.store.heartbeat)
                 self._safely(functools.partial(self.timed_events, now))
-            if now - last_journal >= self.journal_s:
-                last_journal = now
+            due = now - last_journal
+            written = written_here()
+            if (due >= self.journal_s and written != pumped_at) or due >= self.journal_idle_s:
+                last_journal, pumped_at = now, written
                 self._safely(self.journal.pump)
             self._quit.wait(self.watch_s)
         self._safely(self.journal.pump)  # the last events (bot_stopped) too

@@ -243,7 +243,11 @@ class Supervisor:
                 continue
             if c.state in ("pending", "backoff", "waiting_lock") and now >= c.next_start:
                 self._spawn(c)
-        if not self._stopping and now - self._last_beats >= 5.0:
+        # heartbeats are read every quarter of hang_after_s (at least 5 s): a hang is seen
+        # within 1.25 x hang_after_s, and 20 idle bots cost the store ~1 read a second
+        if not self._stopping and now - self._last_beats >= max(
+            5.0, self.settings.hang_after_s / 4
+        ):
             self._last_beats = now
             self._check_hangs(now)
         if not self._stopping and now - self._last_cmds >= 1.0:

@@ -27,6 +27,15 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+_written = 0
+
+
+def written_here() -> int:
+    """How many events this process has written so far (a cheap "anything new?" check for
+    in-process consumers; it counts writes whose transaction may still roll back)."""
+    return _written
+
+
 def write_events(c: Connection, bot_id: str, mode: str, events: Iterable[Event]) -> int:
     """Append ``events`` for the bot on connection ``c`` (inside the caller's transaction).
 
@@ -51,6 +60,8 @@ def write_events(c: Connection, bot_id: str, mode: str, events: Iterable[Event])
             )
         )
         n += 1
+    global _written
+    _written += n
     return n
 
 
