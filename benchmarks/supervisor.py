@@ -141,9 +141,11 @@ def main() -> int:
             f"only {len(pids) - 1} bot processes after {args.startup:g} s: raise --startup",
             file=sys.stderr,
         )
-    cpu0, t0 = sum(_cpu_s(p) for p in pids), time.monotonic()
+    cpu0, t0 = {p: _cpu_s(p) for p in pids}, time.monotonic()
     time.sleep(max(0.0, epoch - time.time() - 0.5))
-    idle_pct = (sum(_cpu_s(p) for p in pids) - cpu0) / (time.monotonic() - t0) * 100.0
+    span = time.monotonic() - t0
+    idle = {p: (_cpu_s(p) - cpu0[p]) / span * 100.0 for p in pids}
+    idle_pct = sum(idle.values())
     rss_peak: dict[int, float] = {}
     end = epoch + args.bars / args.speed * 60.0
     while time.time() < end:
@@ -165,7 +167,9 @@ def main() -> int:
     bot_rss = [v for p, v in rss_peak.items() if p != serve.pid]
     base = _import_rss()
     print(
-        f"idle CPU (supervisor + {len(pids) - 1} bots waiting for a bar): {idle_pct:.2f} % of one core"
+        f"idle CPU (supervisor + {len(pids) - 1} bots waiting for a bar, {span:.0f} s): "
+        f"{idle_pct:.2f} % of one core; supervisor {idle[serve.pid]:.2f} %, bots "
+        f"{idle_pct - idle[serve.pid]:.2f} % ({(idle_pct - idle[serve.pid]) / max(1, len(pids) - 1):.3f} % each)"
     )
     print(
         f"resident memory: {sum(rss_peak.values()):,.0f} MB in total; supervisor {sup_rss:.0f} MB; "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
+from typing import Any
 
 from mixbot.engine.control import TOKEN_WARN_S, Controls, ControlThread
 from mixbot.store.outbox import EventLog
@@ -22,7 +23,9 @@ class Wall:
         return self.t
 
 
-def _thread(tmp_path: Path, wall: Wall, status_s: float = 3600.0) -> tuple[ControlThread, str]:
+def _thread(
+    tmp_path: Path, wall: Wall, status_s: float = 3600.0, engine_idle_s: Any = None
+) -> tuple[ControlThread, str]:
     url = f"sqlite:///{tmp_path / 'store.sqlite'}"
     store = Store(url, "b1", "live")
     store.register("hash", "b1.json")
@@ -35,6 +38,7 @@ def _thread(tmp_path: Path, wall: Wall, status_s: float = 3600.0) -> tuple[Contr
         token_expiry=("upstox", lambda: current_token_expiry(wall())),
         status_s=status_s,
         wall=wall,
+        engine_idle_s=engine_idle_s,
     )
     return ct, url
 
@@ -97,3 +101,32 @@ def test_the_upstox_venue_registers_its_token_expiry() -> None:
     assert spec.token_expiry is not None
     assert spec.token_expiry() == current_token_expiry()
     assert registry.get("paper").token_expiry is None
+
+
+def _heartbeat(url: str) -> dt.datetime:
+    return Store(url, "b1", "live").bot_row()["last_heartbeat"]
+
+
+def test_the_heartbeat_is_the_engine_loops_last_turn(tmp_path: Path, caplog: Any) -> None:
+    """A process whose engine loop is stuck must age like a dead one: the heartbeat is the
+    time of the loop's last turn, not the time the control thread wrote it."""
+    wall = Wall(dt.datetime(2026, 12, 2, 10, 0, 0, tzinfo=dt.UTC))
+    idle: list[float | None] = [None]
+    ct, url = _thread(tmp_path, wall, engine_idle_s=lambda: idle[0])
+    ct.beat()  # before the first turn: unknown, so "now" (the store's own clock)
+    assert (
+        abs((dt.datetime.now(dt.UTC).replace(tzinfo=None) - _heartbeat(url)).total_seconds()) < 60
+    )
+    idle[0] = 1.5  # turning over normally
+    ct.beat()
+    assert _heartbeat(url) == dt.datetime(2026, 12, 2, 9, 59, 58, 500000)
+    with caplog.at_level("WARNING"):
+        wall.t += dt.timedelta(seconds=40)
+        idle[0] = 41.5  # stuck since the last turn: the beat stays there
+        ct.beat()
+        wall.t += dt.timedelta(seconds=10)
+        idle[0] = 51.5
+        ct.beat()
+    assert _heartbeat(url) == dt.datetime(2026, 12, 2, 9, 59, 58, 500000)
+    stalls = [r for r in caplog.records if "has not turned over" in r.getMessage()]
+    assert len(stalls) == 1  # warned once per stall

@@ -199,3 +199,39 @@ def test_circuit_breaker_halts_a_bot_that_keeps_dying(data_dir: Path, workdir: P
     assert any("circuit breaker" in e for e in errors)
     assert _query(db, "SELECT status FROM bots WHERE bot_id = 'dies'") == [("halted",)]
     svc.close()
+
+
+def test_a_bot_whose_heartbeat_is_old_is_killed_as_hung(data_dir: Path, workdir: Path) -> None:
+    """The hang check on a real process: heartbeat older than hang_after_s -> SIGKILL and a
+    restart after the backoff; a fresh heartbeat leaves the process alone. The supervisor's
+    clock is the test's; the heartbeats are written as a bot's control thread writes them
+    (the time its engine loop last turned over)."""
+    import datetime as dt
+
+    from mixbot.config.settings import SupervisorSettings
+    from mixbot.service.bots import BotService
+    from mixbot.service.supervisor import Supervisor
+    from mixbot.store.repository import Store, utcnow
+
+    cfg = make_config(data_dir, workdir / "bots", "stuck", "2019-01-03")
+    svc = BotService()
+    ref = svc.ref(cfg)
+    store = Store(os.environ["MIXBOT_DATABASE_URL"], "stuck", ref.mode)
+    store.register("hash", str(cfg))
+    now = [1000.0]
+    sup = Supervisor([ref], SupervisorSettings(hang_after_s=60.0), svc, clock=lambda: now[0])
+    child = sup.children[0]
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        child.proc, child.state, child.started_at = sleeper, "running", now[0] - 300.0
+        store.heartbeat(utcnow() - dt.timedelta(seconds=5))  # alive 5 s ago
+        sup._check_hangs(now[0])
+        assert child.proc is sleeper and sleeper.poll() is None
+        store.heartbeat(utcnow() - dt.timedelta(seconds=90))  # its engine stopped 90 s ago
+        sup._check_hangs(now[0])
+        assert child.proc is None and sleeper.poll() == -signal.SIGKILL
+        assert child.state == "backoff" and child.next_start > now[0]
+    finally:
+        if sleeper.poll() is None:
+            sleeper.kill()
+            sleeper.wait()

@@ -30,6 +30,9 @@ from mixbot.bus.events import make
 
 #: ``token_expiring`` is emitted this many seconds before the token's expiry (30 min).
 TOKEN_WARN_S = 30 * 60
+#: Seconds without an engine-loop turn after which the control thread warns (a bar never
+#: takes this long; an idle live feed turns over every ``qcheck`` seconds).
+STALL_WARN_S = 20.0
 
 
 @dataclass
@@ -55,10 +58,16 @@ class ControlThread(threading.Thread):
         poll_s: longest wait between two looks at the store (seconds); None = 3 s, or 30 s
             for a SQLite store (its senders are on this host and ring the doorbell).
         beat_s: heartbeat period (seconds).
-        watch_s: how often the doorbell's mtime is checked (seconds).
+        watch_s: how often the doorbell's mtime is checked (seconds; 1 s: a command is
+            taken within a second, and each look costs an idle bot ~0.2 ms of CPU).
         token_expiry: the venue's ``(venue name, callable -> aware datetime of the token's
             expiry or None)``; None when the venue has no expiring token (paper).
         status_s: period of the ``status`` event (seconds); 0 disables it.
+        engine_idle_s: callable -> seconds since the bot's engine loop last turned over
+            (None while unknown, e.g. before the first turn). The heartbeat records that
+            moment rather than "now", so a process whose engine is stuck (a hung broker
+            call, a deadlock) ages like a dead one and the supervisor restarts it after
+            ``hang_after_s``; None = the heartbeat always says now.
         wall: the wall clock (aware UTC datetime); tests pass their own.
     """
 
@@ -71,10 +80,11 @@ class ControlThread(threading.Thread):
         log: logging.Logger,
         poll_s: float | None = None,
         beat_s: float = 10.0,
-        watch_s: float = 0.25,
+        watch_s: float = 1.0,
         token_expiry: tuple[str, Callable[[], dt.datetime | None]] | None = None,
         status_s: float = 3600.0,
         wall: Callable[[], dt.datetime] | None = None,
+        engine_idle_s: Callable[[], float | None] | None = None,
     ) -> None:
         super().__init__(name=f"control-{store.bot_id}", daemon=True)
         from mixbot.store.control import ControlChannel
@@ -93,6 +103,8 @@ class ControlThread(threading.Thread):
         self.token_expiry = token_expiry
         self.status_s = status_s
         self._wall = wall or (lambda: dt.datetime.now(dt.UTC))
+        self.engine_idle_s = engine_idle_s
+        self._stalled = False
         self._warned: set[str] = set()
         self._last_status: float | None = None
         self._quit = threading.Event()
@@ -126,7 +138,7 @@ class ControlThread(threading.Thread):
                 self._safely(self.poll)
             if now - last_beat >= self.beat_s:
                 last_beat = now
-                self._safely(self.store.heartbeat)
+                self._safely(self.beat)
                 self._safely(functools.partial(self.timed_events, now))
             due = now - last_journal
             written = written_here()
@@ -135,6 +147,24 @@ class ControlThread(threading.Thread):
                 self._safely(self.journal.pump)
             self._quit.wait(self.watch_s)
         self._safely(self.journal.pump)  # the last events (bot_stopped) too
+
+    def beat(self) -> None:
+        """Write the heartbeat: the time the engine loop last turned over (now when that is
+        unknown); warns once per stall when the engine has been silent for 2 heartbeats."""
+        idle = self.engine_idle_s() if self.engine_idle_s is not None else None
+        if idle is None:
+            self.store.heartbeat()
+            return
+        stalled = idle > STALL_WARN_S
+        if stalled and not self._stalled:
+            self.log.warning(
+                "engine loop has not turned over for %.0f s: the heartbeat stays at its last "
+                "turn, so a supervisor restarts this bot after its hang_after_s",
+                idle,
+            )
+        self._stalled = stalled
+        at = self._wall().astimezone(dt.UTC).replace(tzinfo=None) - dt.timedelta(seconds=idle)
+        self.store.heartbeat(at)
 
     def _safely(self, fn: Callable[[], Any]) -> None:
         try:

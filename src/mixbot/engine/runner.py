@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -221,8 +222,16 @@ class Bot:
             doorbell(self.store.url, self.cfg.bot_id, self.mode),
             log,
             token_expiry=_token_expiry(self.cfg),
+            engine_idle_s=self._engine_idle_s,
         )
         self._control.start()
+
+    def _engine_idle_s(self) -> float | None:
+        """Seconds since the engine loop last asked the live feed for data (None: unknown,
+        before the first ask or on a preloaded feed)."""
+        feed = self.built.feed if self.built is not None else None
+        turned = getattr(feed, "last_turn", None)
+        return None if turned is None else time.monotonic() - turned
 
     def _release(self) -> None:
         if self._control is not None:
@@ -290,6 +299,9 @@ class Bot:
             stop = getattr(self.built.feed, "stop", None)
             if stop is not None and self.built.feed.islive():
                 self.built.feed._stop_event.set()
+                wake = getattr(self.built.feed, "wake", None)
+                if wake is not None:
+                    wake()  # the engine loop sees runstop() now, not after qcheck seconds
 
     def _write_status(self, status: dict[str, Any]) -> None:
         path = Path("logs") / self.cfg.bot_id / "status.json"

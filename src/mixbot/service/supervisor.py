@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -261,21 +262,50 @@ class Supervisor:
             for c in self.children
         )
 
-    def run(self, poll_s: float = 0.2, until_done: bool = True) -> int:
+    def run(self, poll_s: float = 1.0, until_done: bool = True) -> int:
         """Supervise until every bot is done (``until_done``) or SIGTERM/SIGINT; then stop
-        them all. Returns 0 when no bot ended halted or invalid, else 1."""
-        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        them all. Returns 0 when no bot ended halted or invalid, else 1.
+
+        Between rounds the loop sleeps up to ``poll_s`` seconds (less when a restart is due
+        sooner); a child's exit (SIGCHLD), SIGTERM or SIGINT wakes it at once, through
+        ``signal.set_wakeup_fd``. Must run in the main thread (signal handlers)."""
+        wake_r, wake_w = os.pipe()
+        for fd in (wake_r, wake_w):
+            os.set_blocking(fd, False)
+        handlers = {signal.SIGINT: self._on_signal, signal.SIGTERM: self._on_signal}
+        handlers[signal.SIGCHLD] = lambda *_: None  # only to wake the loop (wakeup fd)
+        old = {s: signal.signal(s, h) for s, h in handlers.items()}
+        old_fd = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         try:
             while not self._stopping:
                 self.step()
                 if until_done and not self.active():
                     break
-                time.sleep(poll_s)
+                self._sleep(wake_r, poll_s)
         finally:
+            signal.set_wakeup_fd(old_fd)
             self.shutdown()
             for s, h in old.items():
                 signal.signal(s, h)
+            os.close(wake_r)
+            os.close(wake_w)
         return 1 if any(c.state in ("halted", "invalid") for c in self.children) else 0
+
+    def _sleep(self, wake_fd: int, poll_s: float) -> None:
+        """Wait for a signal on ``wake_fd``, at most ``poll_s`` s or until a restart is due."""
+        now = self.clock()
+        due = [
+            c.next_start - now
+            for c in self.children
+            if c.proc is None and c.state in ("pending", "backoff", "waiting_lock")
+        ]
+        timeout = max(0.01, min([poll_s, *due]))  # never a busy loop
+        if select.select([wake_fd], [], [], timeout)[0]:
+            try:
+                while os.read(wake_fd, 512):
+                    pass
+            except BlockingIOError:
+                pass  # drained
 
     def _on_signal(self, *_: Any) -> None:
         self._stopping = True

@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from mixbot.errors import StoreError
+from mixbot.store.writelock import connection_factory
 
 #: Environment variable that overrides ``database.url`` for every bot.
 URL_ENV = "MIXBOT_DATABASE_URL"
@@ -127,7 +128,9 @@ def open_engine(url: str, *, create: bool = True, busy_timeout: float = 5.0) -> 
 
     SQLite: the folder is created, WAL journal mode and ``synchronous=NORMAL`` are set (a
     committed transaction survives a killed process; see the SQLite docs on WAL), foreign keys on,
-    and a statement waits up to ``busy_timeout`` seconds for another process's write lock.
+    and a statement waits up to ``busy_timeout`` seconds for another process's write lock;
+    writers queue on a file lock next to the database (:mod:`mixbot.store.writelock`), so
+    the next one starts within a millisecond of a commit.
     ``create=False`` refuses to create a missing SQLite file (read-only commands).
     A file that is not a mixbot store (corrupt, another program's tables) is refused before
     anything is written to it.
@@ -155,7 +158,10 @@ def open_engine(url: str, *, create: bool = True, busy_timeout: float = 5.0) -> 
             raise StoreError(f"{describe(url)}: is a folder, not a database file")
     engine: Engine | None = None
     try:
-        engine = create_engine(url, pool_pre_ping=not is_sqlite)
+        connect_args: dict[str, Any] = {}
+        if path is not None:  # a file shared by many bot processes: a prompt write lock
+            connect_args["factory"] = connection_factory(path, busy_timeout)
+        engine = create_engine(url, pool_pre_ping=not is_sqlite, connect_args=connect_args)
         if is_sqlite:
             event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
             with engine.connect() as conn:

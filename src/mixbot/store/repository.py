@@ -212,13 +212,17 @@ class Store(OrderBook, Ledger):
 
         self._guard(go)
 
-    def heartbeat(self) -> None:
-        """Record that the bot process is alive now (its control thread calls this)."""
+    def heartbeat(self, at: dt.datetime | None = None) -> None:
+        """Record that the bot was alive at ``at`` (naive UTC; default now). Its control
+        thread calls this with the time its engine loop last turned over, so a process
+        whose engine is stuck ages like a dead one."""
 
         def go() -> None:
             with self.engine.begin() as c:
                 c.execute(
-                    update(m.bots).where(m.bots.c.id == self.pk).values(last_heartbeat=utcnow())
+                    update(m.bots)
+                    .where(m.bots.c.id == self.pk)
+                    .values(last_heartbeat=at or utcnow())
                 )
 
         self._guard(go)

@@ -137,6 +137,15 @@ class CustomStrategy(bt.Strategy):
             on_sent=(lambda: self._latency("order")) if self.latency_log is not None else None,
         )
 
+    def start(self) -> None:
+        """Before the first bar (Backtrader calls it once): on a live feed with a store,
+        pay the one-time costs of the per-bar path now (indicator imports, the checkpoint
+        statements' compilation) rather than on the first live bar."""
+        if self.persist is not None and self.data.islive():
+            import mixbot.indicators  # noqa: F401 - the mixins import it on first compute
+
+            self.persist.warm()
+
     # ------------------------------------------------------------------ helpers
     def _bar_time(self) -> dt.datetime:
         """The current bar's END time, naive UTC, rounded to the millisecond."""

@@ -247,6 +247,11 @@ class Persistence(Recovery):
         """Audit a halt and emit its ``halted`` event, one transaction."""
         self.store.event("halt", reason, None, bar_time, events=(make("halted", reason=reason),))
 
+    def warm(self) -> None:
+        """Compile the end-of-bar statements before a live session (nothing is written:
+        see :meth:`~mixbot.store.ledger.Ledger.warm_checkpoint`)."""
+        self.store.warm_checkpoint()
+
     def feed_state(self, state: str) -> None:
         """Record the feed's state; a change among LIVE/DELAYED/CONNBROKEN/DISCONNECTED is a
         ``feed_state`` event."""
