@@ -108,7 +108,12 @@ def main() -> int:
     ap.add_argument("--speed", type=float, default=60.0, help="replay speed (60 = a bar a second)")
     ap.add_argument("--idle", type=float, default=20.0, help="seconds of the idle measurement")
     ap.add_argument("--startup", type=float, default=60.0, help="seconds allowed to start all bots")
-    ap.add_argument("--day", default="2019-01-03", help="the replayed IST day")
+    ap.add_argument(
+        "--day",
+        default="2019-04-18",
+        help="the replayed IST day (default 2019-04-18: every bot enters at bar 25 and 64 and "
+        "exits at bar 58, so all 20 send orders on the same bars)",
+    )
     args = ap.parse_args()
     data = sample_data_dir()
     if data is None:

@@ -78,6 +78,9 @@ class Ledger:
     def _guard(self, fn: Any) -> Any:  # provided by Store
         raise NotImplementedError
 
+    def apply_status(self, c: Any, tag: str, status: str, broker_id: Any, at: Any) -> None:
+        raise NotImplementedError  # provided by Store (OrderBook)
+
     def set_position(
         self, symbol: str, qty: float, avg_price: float, events: tuple[Event, ...] = ()
     ) -> None:
@@ -159,9 +162,12 @@ class Ledger:
         in_market: bool,
         state: dict[str, Any],
         events: tuple[Event, ...] = (),
+        statuses: list[tuple[str, str, str | None, dt.datetime]] = (),  # type: ignore[assignment]
     ) -> None:
-        """ONE transaction at the end of a bar: the equity point, the checkpoint and the bar's
-        ``events`` (e.g. ``daily_summary`` when the bar closed a day)."""
+        """ONE transaction at the end of a bar: the order ``statuses`` noted during the bar
+        (``(tag, status, broker order id, when)``, see ``order_statuses``), the equity point,
+        the checkpoint and the bar's ``events`` (e.g. ``daily_summary`` when the bar closed
+        a day)."""
 
         def go() -> None:
             now = utcnow()
@@ -177,6 +183,8 @@ class Ledger:
             }
             beat = self._beat is None or (now - self._beat).total_seconds() >= 5.0
             with self.engine.begin() as c:
+                for tag, status, broker_order_id, at in statuses:
+                    self.apply_status(c, tag, status, broker_order_id, at)
                 _write_checkpoint(c, params, beat)
                 if events:
                     write_events(c, self.bot_id, self.mode, events)

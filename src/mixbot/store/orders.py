@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mixbot.bus.events import Event
@@ -18,6 +18,65 @@ from mixbot.store.outbox import utcnow, write_events
 
 #: Order statuses after which an order can change no more.
 FINAL_STATUSES = ("Completed", "Canceled", "Rejected", "Margin", "Expired", "Abandoned")
+
+# The order path's statements, built once: building (and cache-keying) a statement per call
+# cost more than executing it, and a fill bar runs a dozen of them.
+_O = m.orders.c
+_THIS_ORDER = (_O.bot_pk == bindparam("b_pk")) & (_O.tag == bindparam("b_tag"))
+_INTENT_INSERT = insert(m.orders).values(
+    bot_pk=bindparam("b_pk"),
+    tag=bindparam("b_tag"),
+    symbol=bindparam("p_symbol"),
+    role=bindparam("p_role"),
+    side=bindparam("p_side"),
+    order_type=bindparam("p_order_type"),
+    qty_requested=bindparam("p_qty"),
+    price_requested=bindparam("p_price"),
+    qty_filled=0.0,
+    status="intent",
+    status_history=bindparam("p_history"),
+    bar_index=bindparam("p_bar_index"),
+    bar_time=bindparam("p_bar_time"),
+    created_at=bindparam("p_now"),
+    updated_at=bindparam("p_now"),
+)
+_STATUS_SELECT = select(_O.status, _O.status_history).where(_THIS_ORDER)
+_STATUS_UPDATE = (
+    update(m.orders)
+    .where(_THIS_ORDER)
+    .values(
+        status=bindparam("p_status"),
+        status_history=bindparam("p_history"),
+        updated_at=bindparam("p_now"),
+        broker_order_id=func.coalesce(
+            bindparam("p_broker_id", type_=_O.broker_order_id.type), _O.broker_order_id
+        ),
+    )
+)
+_FILL_INSERT = insert(m.fills).values(
+    bot_pk=bindparam("b_pk"),
+    order_tag=bindparam("b_tag"),
+    seq=bindparam("p_seq"),
+    side=bindparam("p_side"),
+    qty=bindparam("p_qty"),
+    price=bindparam("p_price"),
+    commission=bindparam("p_commission"),
+    fill_time=bindparam("p_fill_time"),
+    created_at=bindparam("p_now"),
+)
+_F = m.fills.c
+_FILL_SUMS = select(func.sum(_F.qty), func.sum(_F.qty * _F.price)).where(
+    (_F.bot_pk == bindparam("b_pk")) & (_F.order_tag == bindparam("b_tag"))
+)
+_FILLED_UPDATE = (
+    update(m.orders)
+    .where(_THIS_ORDER)
+    .values(
+        qty_filled=bindparam("p_total"),
+        avg_fill_price=bindparam("p_avg"),
+        updated_at=bindparam("p_now"),
+    )
+)
 
 
 class OrderBook:
@@ -34,6 +93,9 @@ class OrderBook:
     def _guard(self, fn: Any) -> Any:  # provided by Store
         raise NotImplementedError
 
+    def _audit(self, c: Any, kind: str, message: str, data: Any, bar_time: Any) -> None:
+        raise NotImplementedError  # provided by Store
+
     def record_intent(
         self,
         tag: str,
@@ -46,33 +108,33 @@ class OrderBook:
         price: float | None,
         bar_index: int,
         bar_time: dt.datetime | None,
+        audit: tuple[str, str, dict[str, Any] | None] | None = None,
     ) -> bool:
         """Commit an order intent BEFORE it is sent. Returns False when the tag already
-        exists (a re-processed bar after a restart): the caller must not create a duplicate."""
+        exists (a re-processed bar after a restart): the caller must not create a duplicate.
+        ``audit`` = (kind, message, data): an audit event committed with the intent."""
 
         def go() -> bool:
             now = utcnow()
+            params = {
+                "b_pk": self.pk,
+                "b_tag": tag,
+                "p_symbol": symbol,
+                "p_role": role,
+                "p_side": side,
+                "p_order_type": order_type,
+                "p_qty": qty,
+                "p_price": price,
+                "p_history": [["intent", now.isoformat()]],
+                "p_bar_index": bar_index,
+                "p_bar_time": bar_time,
+                "p_now": now,
+            }
             try:
                 with self.engine.begin() as c:
-                    c.execute(
-                        insert(m.orders).values(
-                            bot_pk=self.pk,
-                            tag=tag,
-                            symbol=symbol,
-                            role=role,
-                            side=side,
-                            order_type=order_type,
-                            qty_requested=qty,
-                            price_requested=price,
-                            qty_filled=0.0,
-                            status="intent",
-                            status_history=[["intent", now.isoformat()]],
-                            bar_index=bar_index,
-                            bar_time=bar_time,
-                            created_at=now,
-                            updated_at=now,
-                        )
-                    )
+                    c.execute(_INTENT_INSERT, params)
+                    if audit is not None:
+                        self._audit(c, *audit, bar_time)
                 return True
             except IntegrityError:
                 return False
@@ -91,31 +153,48 @@ class OrderBook:
         status really changed."""
 
         def go() -> None:
-            now = utcnow()
             with self.engine.begin() as c:
-                row = c.execute(
-                    select(m.orders.c.status, m.orders.c.status_history).where(
-                        m.orders.c.bot_pk == self.pk, m.orders.c.tag == tag
-                    )
-                ).first()
-                if row is None or row.status == status or row.status in FINAL_STATUSES:
-                    return  # a final status never moves back (a re-processed bar re-submits)
-                history = list(row.status_history or []) + [[status, now.isoformat()]]
-                values: dict[str, Any] = {
-                    "status": status,
-                    "status_history": history,
-                    "updated_at": now,
-                }
-                if broker_order_id:
-                    values["broker_order_id"] = broker_order_id
-                c.execute(
-                    update(m.orders)
-                    .where(m.orders.c.bot_pk == self.pk, m.orders.c.tag == tag)
-                    .values(**values)
-                )
-                write_events(c, self.bot_id, self.mode, events)
+                self.apply_status(c, tag, status, broker_order_id, utcnow(), events)
 
         self._guard(go)
+
+    def order_statuses(self, changes: list[tuple[str, str, str | None, dt.datetime]]) -> None:
+        """Several status changes ``(tag, status, broker order id or None, when: naive UTC)``
+        in one transaction, in order (see :meth:`order_status`)."""
+
+        def go() -> None:
+            with self.engine.begin() as c:
+                for tag, status, broker_order_id, at in changes:
+                    self.apply_status(c, tag, status, broker_order_id, at)
+
+        if changes:
+            self._guard(go)
+
+    def apply_status(
+        self,
+        c: Any,
+        tag: str,
+        status: str,
+        broker_order_id: str | None,
+        at: dt.datetime,
+        events: tuple[Event, ...] = (),
+    ) -> None:
+        """One status change on connection ``c`` (inside the caller's transaction): appended
+        to the order's history at ``at``; nothing when the order is unknown, already in that
+        status or final (a re-processed bar re-submits)."""
+        key = {"b_pk": self.pk, "b_tag": tag}
+        row = c.execute(_STATUS_SELECT, key).first()
+        if row is None or row.status == status or row.status in FINAL_STATUSES:
+            return
+        params = {
+            **key,
+            "p_status": status,
+            "p_history": list(row.status_history or []) + [[status, at.isoformat()]],
+            "p_now": at,
+            "p_broker_id": broker_order_id or None,
+        }
+        c.execute(_STATUS_UPDATE, params)
+        write_events(c, self.bot_id, self.mode, events)
 
     def record_fill(
         self,
@@ -137,35 +216,25 @@ class OrderBook:
         def go() -> bool:
             now = utcnow()
             try:
+                key = {"b_pk": self.pk, "b_tag": tag}
                 with self.engine.begin() as c:
                     c.execute(
-                        insert(m.fills).values(
-                            bot_pk=self.pk,
-                            order_tag=tag,
-                            seq=seq,
-                            side=side,
-                            qty=qty,
-                            price=price,
-                            commission=commission,
-                            fill_time=fill_time,
-                            created_at=now,
-                        )
+                        _FILL_INSERT,
+                        {
+                            **key,
+                            "p_seq": seq,
+                            "p_side": side,
+                            "p_qty": qty,
+                            "p_price": price,
+                            "p_commission": commission,
+                            "p_fill_time": fill_time,
+                            "p_now": now,
+                        },
                     )
-                    agg = c.execute(
-                        select(
-                            func.sum(m.fills.c.qty), func.sum(m.fills.c.qty * m.fills.c.price)
-                        ).where(m.fills.c.bot_pk == self.pk, m.fills.c.order_tag == tag)
-                    ).one()
+                    agg = c.execute(_FILL_SUMS, key).one()
                     total, notional = float(agg[0] or 0.0), float(agg[1] or 0.0)
-                    c.execute(
-                        update(m.orders)
-                        .where(m.orders.c.bot_pk == self.pk, m.orders.c.tag == tag)
-                        .values(
-                            qty_filled=total,
-                            avg_fill_price=(notional / total) if total else None,
-                            updated_at=now,
-                        )
-                    )
+                    avg = (notional / total) if total else None
+                    c.execute(_FILLED_UPDATE, {**key, "p_total": total, "p_avg": avg, "p_now": now})
                     write_events(c, self.bot_id, self.mode, events)
                 return True
             except IntegrityError:

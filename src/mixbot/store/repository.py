@@ -21,7 +21,7 @@ import os
 import socket
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, bindparam, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from mixbot.bus.events import Event
@@ -33,6 +33,16 @@ from mixbot.store.orders import FINAL_STATUSES, OrderBook, utcnow
 from mixbot.store.outbox import write_events
 
 __all__ = ["FINAL_STATUSES", "Store", "utcnow"]
+
+
+_AUDIT_INSERT = insert(m.events).values(
+    bot_pk=bindparam("b_pk"),
+    kind=bindparam("p_kind"),
+    message=bindparam("p_message"),
+    data=bindparam("p_data"),
+    bar_time=bindparam("p_bar_time"),
+    created_at=bindparam("p_now"),
+)
 
 
 class Store(OrderBook, Ledger):
@@ -248,6 +258,27 @@ class Store(OrderBook, Ledger):
         return self._guard(go)
 
     # ------------------------------------------------------------------ events
+    def _audit(
+        self,
+        c: Any,
+        kind: str,
+        message: str,
+        data: dict[str, Any] | None,
+        bar_time: dt.datetime | None,
+    ) -> None:
+        """Insert one audit-trail row on connection ``c`` (inside the caller's transaction)."""
+        c.execute(
+            _AUDIT_INSERT,
+            {
+                "b_pk": self.pk,
+                "p_kind": kind,
+                "p_message": message,
+                "p_data": data,
+                "p_bar_time": bar_time,
+                "p_now": utcnow(),
+            },
+        )
+
     def event(
         self,
         kind: str,
@@ -262,16 +293,7 @@ class Store(OrderBook, Ledger):
         def go() -> None:
             with self.engine.begin() as c:
                 write_events(c, self.bot_id, self.mode, events)
-                c.execute(
-                    insert(m.events).values(
-                        bot_pk=self.pk,
-                        kind=kind,
-                        message=message,
-                        data=data,
-                        bar_time=bar_time,
-                        created_at=utcnow(),
-                    )
-                )
+                self._audit(c, kind, message, data, bar_time)
 
         self._guard(go)
 

@@ -18,6 +18,7 @@ import backtrader as bt
 
 from mixbot.bus.events import FEED_STATES, Event, make
 from mixbot.orders.manager import EXEC_NAMES, EXEC_TYPES
+from mixbot.store.outbox import utcnow
 from mixbot.strategy.recovery import Recovery, restore, snapshot
 
 __all__ = ["CRASH_ENV", "EXEC_NAMES", "EXEC_TYPES", "Persistence", "restore", "snapshot"]
@@ -65,6 +66,8 @@ class Persistence(Recovery):
         self._day: dt.date | None = None  # market date of the last checkpointed bar
         self._feed_state: str | None = None
         self._filled: dict[str, tuple[float, float, float, int]] = {}  # tag -> stored fills
+        #: Submitted/Accepted changes not stored yet: (tag, status, broker order id, when)
+        self._transient: list[tuple[str, str, str | None, dt.datetime]] = []
         self._last_beat = 0.0
         self._last_halt_check = time.monotonic()
         self._crash = _crash_point()
@@ -91,7 +94,8 @@ class Persistence(Recovery):
         bar_index: int,
         bar_time: dt.datetime,
     ) -> bool:
-        """Commit the order intent before it is sent; False when the tag was already stored."""
+        """Commit the order intent (with its ``order_sent`` audit row, one transaction) before
+        it is sent; False when the tag was already stored."""
         fresh = self.store.record_intent(
             tag,
             symbol=self.symbol,
@@ -102,16 +106,15 @@ class Persistence(Recovery):
             price=price,
             bar_index=bar_index,
             bar_time=bar_time,
+            audit=(
+                "order_sent",
+                f"{side} {size:g} {EXEC_NAMES.get(exectype)} ({role})",
+                {"tag": tag, "price": price},
+            ),
         )
         self.bar = bar_index
         if fresh:  # (an intent found again after a restart is no new kill point)
             self.maybe_crash("intent")
-            self.store.event(
-                "order_sent",
-                f"{side} {size:g} {EXEC_NAMES.get(exectype)} ({role})",
-                {"tag": tag, "price": price},
-                bar_time,
-            )
         return fresh
 
     def on_order(
@@ -128,6 +131,13 @@ class Persistence(Recovery):
         if tag is None:
             return
         status = order.getstatusname()
+        if order.status in (bt.Order.Submitted, bt.Order.Accepted):
+            # on the way to the exchange: stored with the bar's checkpoint (or before this
+            # order's next change), not in a transaction of its own. Recovery does not depend
+            # on them: an order is found again by its committed intent's tag.
+            self._transient.append((tag, status, order.info.get("broker_order_id"), utcnow()))
+            return
+        self.flush_statuses()
         rejected: tuple[Event, ...] = ()
         if order.status in (bt.Order.Rejected, bt.Order.Margin):
             rejected = (
@@ -277,8 +287,16 @@ class Persistence(Recovery):
             realized_pnl=round(pnl, 2),
         )
 
+    def flush_statuses(self) -> None:
+        """Store the Submitted/Accepted changes noted since the last checkpoint (one
+        transaction; nothing when there are none)."""
+        if self._transient:
+            self.store.order_statuses(self._transient)
+            self._transient = []
+
     def finish(self) -> None:
         """The session ended (feed finished): the last day's ``daily_summary``."""
+        self.flush_statuses()
         if self._day is not None:
             self.store.emit((self.daily_summary(self._day),))
 
@@ -302,7 +320,9 @@ class Persistence(Recovery):
             pos.size != 0,
             snapshot(s),
             events,
+            self._transient,
         )
+        self._transient = []
         self.maybe_crash("after")
         self.bar = bar_index + 1  # fills notified before the next bar's next() belong to it
         now = time.monotonic()
