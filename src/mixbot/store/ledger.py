@@ -52,6 +52,28 @@ _HEARTBEAT = (
 )
 
 
+_P = m.positions.c
+_POSITION_UPDATE = (
+    update(m.positions)
+    .where((_P.bot_pk == bindparam("b_pk")) & (_P.symbol == bindparam("b_symbol")))
+    .values(qty=bindparam("p_qty"), avg_price=bindparam("p_avg"), updated_at=bindparam("p_now"))
+)
+_POSITION_INSERT = insert(m.positions).values(
+    bot_pk=bindparam("b_pk"),
+    symbol=bindparam("b_symbol"),
+    qty=bindparam("p_qty"),
+    avg_price=bindparam("p_avg"),
+    updated_at=bindparam("p_now"),
+)
+_TRADE_INSERT = insert(m.trades)
+
+
+def _write_position(c: Any, params: dict[str, Any]) -> None:
+    """Upsert a position row on connection ``c`` (params: b_pk, b_symbol, p_qty, p_avg, p_now)."""
+    if not c.execute(_POSITION_UPDATE, params).rowcount:
+        c.execute(_POSITION_INSERT, params)
+
+
 def _write_checkpoint(c: Any, params: dict[str, Any], beat: bool) -> None:
     """The end-of-bar statements on connection ``c`` (inside the caller's transaction):
     the equity point, the checkpoint (updated, or inserted when the bot has none yet) and
@@ -89,23 +111,10 @@ class Ledger:
 
         def go() -> None:
             now = utcnow()
+            params = {"b_pk": self.pk, "b_symbol": symbol, "p_qty": qty, "p_avg": avg_price}
             with self.engine.begin() as c:
                 write_events(c, self.bot_id, self.mode, events)
-                done = c.execute(
-                    update(m.positions)
-                    .where(m.positions.c.bot_pk == self.pk, m.positions.c.symbol == symbol)
-                    .values(qty=qty, avg_price=avg_price, updated_at=now)
-                ).rowcount
-                if not done:
-                    c.execute(
-                        insert(m.positions).values(
-                            bot_pk=self.pk,
-                            symbol=symbol,
-                            qty=qty,
-                            avg_price=avg_price,
-                            updated_at=now,
-                        )
-                    )
+                _write_position(c, {**params, "p_now": now})
 
         self._guard(go)
 
@@ -128,9 +137,7 @@ class Ledger:
         def go() -> bool:
             try:
                 with self.engine.begin() as c:
-                    c.execute(
-                        insert(m.trades).values(bot_pk=self.pk, entry_tag=entry_tag, **fields)
-                    )
+                    c.execute(_TRADE_INSERT, {"bot_pk": self.pk, "entry_tag": entry_tag, **fields})
                     write_events(c, self.bot_id, self.mode, events)
                 return True
             except IntegrityError:
@@ -193,31 +200,39 @@ class Ledger:
 
         self._guard(go)
 
-    def warm_checkpoint(self) -> None:
-        """Run the per-bar checkpoint statements once in a transaction that is rolled back
-        (nothing is written). SQLAlchemy compiles and caches a statement on its first use
-        (about 4 ms here); done before a live session, that cost does not land on the first
-        live bar, when every bot of a host gets its bar at the same instant."""
-
-        def go() -> None:
-            params = {
-                "b_pk": self.pk,
-                "p_bar_index": -1,
-                "p_bar_time": utcnow(),
-                "p_cash": 0.0,
-                "p_value": 0.0,
-                "p_in_market": 0,
-                "p_state": {},
-                "p_updated_at": utcnow(),
-            }
-            with self.engine.connect() as c:
-                tx = c.begin()
-                try:
-                    _write_checkpoint(c, params, beat=True)
-                finally:
-                    tx.rollback()
-
-        self._guard(go)
+    def _warm_ledger(self, c: Any) -> None:
+        """Run the end-of-bar, position and trade statements on ``c`` with dummy values
+        (the caller rolls back): see :meth:`~mixbot.store.repository.Store.warm`."""
+        now = utcnow()
+        params = {
+            "b_pk": self.pk,
+            "p_bar_index": -1,
+            "p_bar_time": now,
+            "p_cash": 0.0,
+            "p_value": 0.0,
+            "p_in_market": 0,
+            "p_state": {},
+            "p_updated_at": now,
+        }
+        _write_checkpoint(c, params, beat=True)
+        pos = {"b_pk": self.pk, "b_symbol": "__warm__", "p_qty": 0.0, "p_avg": 0.0, "p_now": now}
+        _write_position(c, pos)
+        trade = dict.fromkeys(("qty", "entry_price", "exit_price", "pnl_gross", "charges"), 0.0)
+        c.execute(
+            _TRADE_INSERT,
+            {
+                "bot_pk": self.pk,
+                "entry_tag": "__warm__",
+                "symbol": "__warm__",
+                "side": "long",
+                "entry_time": now,
+                "exit_time": now,
+                "pnl_net": 0.0,
+                "exit_reason": "warm",
+                "bars_held": 0,
+                **trade,
+            },
+        )
 
     def load_checkpoint(self) -> dict[str, Any] | None:
         """The last checkpoint (``bar_index``, ``bar_time``, ``cash``, ``state``...) or None."""

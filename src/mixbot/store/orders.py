@@ -141,6 +141,34 @@ class OrderBook:
 
         return self._guard(go)
 
+    def _warm_orders(self, c: Any) -> None:
+        """Run the order path's statements on ``c`` with dummy values (the caller rolls
+        back): see :meth:`~mixbot.store.repository.Store.warm`."""
+        now = utcnow()
+        key = {"b_pk": self.pk, "b_tag": "__warm__"}
+        c.execute(
+            _INTENT_INSERT,
+            {
+                **key,
+                "p_symbol": "__warm__",
+                "p_role": "entry",
+                "p_side": "BUY",
+                "p_order_type": "Market",
+                "p_qty": 0.0,
+                "p_price": None,
+                "p_history": [],
+                "p_bar_index": -1,
+                "p_bar_time": now,
+                "p_now": now,
+            },
+        )
+        self.apply_status(c, "__warm__", "Accepted", None, now)
+        fill = {"p_seq": 1, "p_side": "BUY", "p_qty": 0.0, "p_price": 0.0, "p_commission": 0.0}
+        c.execute(_FILL_INSERT, {**key, **fill, "p_fill_time": now, "p_now": now})
+        c.execute(_FILL_SUMS, key).one()
+        c.execute(_FILLED_UPDATE, {**key, "p_total": 0.0, "p_avg": None, "p_now": now})
+        self._audit(c, "warm", "", None, None)
+
     def order_status(
         self,
         tag: str,

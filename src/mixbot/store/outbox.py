@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from mixbot.bus.events import Event
 from mixbot.errors import StoreError
@@ -36,6 +36,22 @@ def written_here() -> int:
     return _written
 
 
+_X = m.outbox.c
+_KEY_SEEN = select(_X.seq).where(
+    (_X.bot_id == bindparam("b_bot"))
+    & (_X.mode == bindparam("b_mode"))
+    & (_X.key == bindparam("b_key"))
+)
+_EVENT_INSERT = insert(m.outbox).values(
+    bot_id=bindparam("b_bot"),
+    mode=bindparam("b_mode"),
+    type=bindparam("p_type"),
+    payload=bindparam("p_payload"),
+    key=bindparam("b_key"),
+    created_at=bindparam("p_now"),
+)
+
+
 def write_events(c: Connection, bot_id: str, mode: str, events: Iterable[Event]) -> int:
     """Append ``events`` for the bot on connection ``c`` (inside the caller's transaction).
 
@@ -45,20 +61,11 @@ def write_events(c: Connection, bot_id: str, mode: str, events: Iterable[Event])
     n = 0
     now = utcnow()
     for ev in events:
-        if ev.key is not None:
-            seen = c.execute(
-                select(m.outbox.c.seq).where(
-                    m.outbox.c.bot_id == bot_id, m.outbox.c.mode == mode, m.outbox.c.key == ev.key
-                )
-            ).first()
-            if seen is not None:
-                continue
+        key = {"b_bot": bot_id, "b_mode": mode, "b_key": ev.key}
+        if ev.key is not None and c.execute(_KEY_SEEN, key).first() is not None:
+            continue
         payload = {"bot_id": bot_id, "mode": mode, "at": now.isoformat() + "Z", **ev.payload}
-        c.execute(
-            insert(m.outbox).values(
-                bot_id=bot_id, mode=mode, type=ev.type, payload=payload, key=ev.key, created_at=now
-            )
-        )
+        c.execute(_EVENT_INSERT, {**key, "p_type": ev.type, "p_payload": payload, "p_now": now})
         n += 1
     global _written
     _written += n

@@ -114,6 +114,7 @@ class Persistence(Recovery):
         )
         self.bar = bar_index
         if fresh:  # (an intent found again after a restart is no new kill point)
+            self._filled[tag] = (0.0, 0.0, 0.0, 0)  # a new order: no fills stored, no read
             self.maybe_crash("intent")
         return fresh
 
@@ -258,9 +259,9 @@ class Persistence(Recovery):
         self.store.event("halt", reason, None, bar_time, events=(make("halted", reason=reason),))
 
     def warm(self) -> None:
-        """Compile the end-of-bar statements before a live session (nothing is written:
-        see :meth:`~mixbot.store.ledger.Ledger.warm_checkpoint`)."""
-        self.store.warm_checkpoint()
+        """Compile a live bar's statements before a live session (nothing is written: see
+        :meth:`~mixbot.store.repository.Store.warm`)."""
+        self.store.warm()
 
     def feed_state(self, state: str) -> None:
         """Record the feed's state; a change among LIVE/DELAYED/CONNBROKEN/DISCONNECTED is a
