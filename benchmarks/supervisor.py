@@ -1,12 +1,16 @@
 """20 replayed 1-minute bots under one `mixbot serve`: memory, idle CPU, bar-to-order latency.
 
     .venv/bin/python benchmarks/supervisor.py                 # 20 bots, 120 bars each
+    .venv/bin/python benchmarks/supervisor.py --same-day      # the worst case (see below)
     .venv/bin/python benchmarks/supervisor.py --bots 5 --bars 60
 
 Each bot is config/trading/0003.json (BANKNIFTY 1-minute, real data) with its own bot id,
 replayed at ``--speed`` (60: one 1-minute bar per second). All replays are aligned on one
-wall clock (``MIXBOT_REPLAY_EPOCH``), so every bot gets each bar at the same instant: the
-worst case of "all 20 get a bar in the same minute", once per bar.
+wall clock (``MIXBOT_REPLAY_EPOCH``), so every bot gets each bar at the same instant: "all
+20 get a bar in the same minute", once per bar. By default bot i replays the i-th trading
+day from ``--day`` (like 20 bots on 20 instruments: their orders fall on different bars);
+``--same-day`` gives every bot the same day, so all 20 also decide, fill and write their
+orders on the same bars (the store's single writer is then the bottleneck).
 
 Phases:
 1. start: `mixbot serve` spawns the bots; they load data, warm up and wait for the epoch;
@@ -70,15 +74,32 @@ def _pct(values: list[float], q: float) -> float:
     return v[min(len(v) - 1, int(round(q / 100.0 * (len(v) - 1))))] if v else float("nan")
 
 
-def _configs(folder: Path, n: int, data: Path, speed: float, day: str) -> list[Path]:
+DATA_FILE = "nse_1min/BANKNIFTY_F1_2019H1.txt"
+
+
+def _trading_days(path: Path, first: str, n: int) -> list[str]:
+    """The first ``n`` trading days (ISO dates) on or after ``first`` in the data file."""
+    start, days = first.replace("-", ""), []
+    with path.open(encoding="ascii") as fh:
+        for line in fh:
+            d = line.split(",", 2)[1]
+            if d >= start and (not days or days[-1] != d):
+                days.append(d)
+                if len(days) == n:
+                    break
+    return [f"{d[:4]}-{d[4:6]}-{d[6:]}" for d in days]
+
+
+def _configs(folder: Path, data: Path, speed: float, days: list[str]) -> list[Path]:
+    """One bot config per entry of ``days`` (the IST day that bot replays)."""
     folder.mkdir(parents=True, exist_ok=True)
     base = json.loads((REPO_ROOT / "config/trading/0003.json").read_text())
     out = []
-    for i in range(1, n + 1):
+    for i, day in enumerate(days, start=1):
         doc = json.loads(json.dumps(base))
         doc["bot_id"] = f"bench{i:02d}"
         doc["data"].update(
-            path=str(data / "nse_1min/BANKNIFTY_F1_2019H1.txt"),
+            path=str(data / DATA_FILE),
             speed=speed,
             **{"from": day, "to": day},
         )
@@ -111,8 +132,15 @@ def main() -> int:
     ap.add_argument(
         "--day",
         default="2019-04-18",
-        help="the replayed IST day (default 2019-04-18: every bot enters at bar 25 and 64 and "
-        "exits at bar 58, so all 20 send orders on the same bars)",
+        help="the first replayed IST day: bot i replays the i-th trading day from it, like 20 "
+        "bots on 20 instruments (default 2019-04-18)",
+    )
+    ap.add_argument(
+        "--same-day",
+        action="store_true",
+        help="every bot replays --day: identical bots deciding, filling and checkpointing on "
+        "the same bars (the worst case; on 2019-04-18 all enter at bars 25 and 64 and exit "
+        "at bar 58)",
     )
     args = ap.parse_args()
     data = sample_data_dir()
@@ -123,7 +151,11 @@ def main() -> int:
         )
         return 2
     work = Path(tempfile.mkdtemp(prefix="mixbot-bench-sup-"))
-    _configs(work / "bots", args.bots, data, args.speed, args.day)
+    if args.same_day:
+        days = [args.day] * args.bots
+    else:
+        days = _trading_days(data / DATA_FILE, args.day, args.bots)
+    _configs(work / "bots", data, args.speed, days)
     epoch = time.time() + args.startup + args.idle
     env = {
         **os.environ,
@@ -131,7 +163,15 @@ def main() -> int:
         "MIXBOT_REPLAY_EPOCH": f"{epoch:.3f}",
         "MIXBOT_LATENCY_LOG": str(work / "latency" / "{bot_id}.txt"),
     }
-    print(f"{args.bots} bots, {args.bars} bars each at speed {args.speed:g}; work dir {work}")
+    print(
+        f"{args.bots} bots, {args.bars} bars each at speed {args.speed:g}, replaying "
+        + (
+            f"{args.day} (all the same day)"
+            if args.same_day
+            else f"{days[0]} .. {days[-1]} (a day each)"
+        )
+        + f"; work dir {work}"
+    )
     serve = subprocess.Popen(
         [sys.executable, "-m", "mixbot", "serve", "--fresh", str(work / "bots")],
         cwd=work,

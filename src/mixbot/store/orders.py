@@ -235,9 +235,11 @@ class OrderBook:
         commission: float,
         fill_time: dt.datetime | None,
         events: tuple[Event, ...] = (),
+        status: tuple[str, str | None] | None = None,
     ) -> bool:
         """Commit a fill when it arrives and update the order's filled quantity and average
-        price; ``events`` (e.g. ``order_partially_filled``) commit with it.
+        price; ``events`` (e.g. ``order_partially_filled``) and the order's new ``status``
+        ``(name, broker order id or None)`` (see :meth:`order_status`) commit with it.
 
         Returns False (and changes nothing) when this (tag, seq) fill is already stored."""
 
@@ -263,6 +265,8 @@ class OrderBook:
                     total, notional = float(agg[0] or 0.0), float(agg[1] or 0.0)
                     avg = (notional / total) if total else None
                     c.execute(_FILLED_UPDATE, {**key, "p_total": total, "p_avg": avg, "p_now": now})
+                    if status is not None:
+                        self.apply_status(c, tag, status[0], status[1], now)
                     write_events(c, self.bot_id, self.mode, events)
                 return True
             except IntegrityError:

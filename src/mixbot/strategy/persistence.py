@@ -152,9 +152,34 @@ class Persistence(Recovery):
                     qty=abs(float(order.created.size)),
                 ),
             )
-        self.store.order_status(tag, status, order.info.get("broker_order_id"), events=rejected)
-        if order.status not in (order.Partial, order.Completed) or not order.executed.size:
+        broker_id = order.info.get("broker_order_id")
+        fill = self._new_fill(order, tag, role)
+        if fill is None:
+            self.store.order_status(tag, status, broker_id, events=rejected)
             return
+        seq, delta, price, commission, partial, totals = fill
+        stored = self.store.record_fill(  # the fill and the status change: one transaction
+            tag,
+            seq,
+            side="BUY" if order.isbuy() else "SELL",
+            qty=delta,
+            price=price,
+            commission=commission,
+            fill_time=bar_time,
+            events=partial,
+            status=(status, broker_id),
+        )
+        if not stored:  # this fill was stored before (a re-processed bar): the status only
+            self.store.order_status(tag, status, broker_id)
+        self._filled[tag] = totals
+        self.maybe_crash("fill")
+
+    def _new_fill(self, order: bt.Order, tag: str, role: str) -> tuple[Any, ...] | None:
+        """The part of ``order``'s cumulative fill not stored yet, as ``(seq, qty, price INR,
+        commission INR, events, new totals)``; None when there is none (no fill, or a fill
+        notified again)."""
+        if order.status not in (order.Partial, order.Completed) or not order.executed.size:
+            return None
         done = self._filled.get(tag)
         if done is None:
             done = self._filled[tag] = self.store.fill_totals(tag)
@@ -164,7 +189,7 @@ class Persistence(Recovery):
         comm = float(order.executed.comm)
         delta = qty - qty0
         if delta <= 1e-9:
-            return
+            return None
         price = float(order.executed.price) if not qty0 else (notional - notional0) / delta
         partial: tuple[Event, ...] = ()
         if order.status == bt.Order.Partial:
@@ -179,18 +204,7 @@ class Persistence(Recovery):
                     price=float(order.executed.price),
                 ),
             )
-        self.store.record_fill(
-            tag,
-            seq0 + 1,
-            side="BUY" if order.isbuy() else "SELL",
-            qty=delta,
-            price=price,
-            commission=comm - comm0,
-            fill_time=bar_time,
-            events=partial,
-        )
-        self._filled[tag] = (qty, notional, comm, seq0 + 1)
-        self.maybe_crash("fill")
+        return seq0 + 1, delta, price, comm - comm0, partial, (qty, notional, comm, seq0 + 1)
 
     def on_position(
         self, size: float, price: float, entry_tag: str | None = None, when: Any = None
