@@ -8,8 +8,9 @@
   (``restart_backoff_s`` doubling up to ``restart_backoff_max_s``); ``max_failures`` failures
   within ``failure_window_minutes`` trip the circuit breaker: the bot is halted and an
   ``error`` event says why. A ``start`` command (``BotService.start``) re-arms it.
-- A bot whose heartbeat (its control thread writes one every 5 s) is older than
-  ``hang_after_s`` is hung: killed (SIGKILL) and restarted like a crash.
+- A bot whose heartbeat is older than ``hang_after_s`` is hung: killed (SIGKILL) and
+  restarted like a crash. Its control thread writes the heartbeat every 10 s with the time
+  the engine loop last turned over, so a stuck strategy thread ages it too.
 - A bot that exits 0 (its feed ended, or it was stopped by a command) is not restarted.
 - A bot whose lock another process holds (exit code :data:`EXIT_LOCKED`) is retried without
   counting a failure: one bot never runs twice, also across supervisors.
