@@ -30,8 +30,8 @@ class LiveFeed(bt.feed.DataBase):
     Params:
         qcheck: seconds ``_load`` waits for a bar before returning None (default 2.0). A
             bar or a :meth:`wake` returns at once, so this bounds only how often an idle
-            bot's engine loop turns over (each turn costs CPU: 20 idle bots at 0.5 s
-            measured about 1 % of a core more than at 2 s).
+            bot's engine loop turns over (each turn costs a little CPU, times the number
+            of bots on the host).
         maxqueue: bound of the bar queue (back-pressure on fast producers).
     """
 
