@@ -221,7 +221,7 @@ def test_a_bot_whose_heartbeat_is_old_is_killed_as_hung(data_dir: Path, workdir:
     now = [1000.0]
     sup = Supervisor([ref], SupervisorSettings(hang_after_s=60.0), svc, clock=lambda: now[0])
     child = sup.children[0]
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    sleeper = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"])
     try:
         child.proc, child.state, child.started_at = sleeper, "running", now[0] - 300.0
         store.heartbeat(utcnow() - dt.timedelta(seconds=5))  # alive 5 s ago
