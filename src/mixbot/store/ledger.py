@@ -7,6 +7,7 @@ Part of :class:`mixbot.store.repository.Store` (a mixin: it uses the store's ``e
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, insert, select, update
@@ -169,7 +170,7 @@ class Ledger:
         in_market: bool,
         state: dict[str, Any],
         events: tuple[Event, ...] = (),
-        statuses: list[tuple[str, str, str | None, dt.datetime]] = (),  # type: ignore[assignment]
+        statuses: Sequence[tuple[str, str, str | None, dt.datetime]] = (),
     ) -> None:
         """ONE transaction at the end of a bar: the order ``statuses`` noted during the bar
         (``(tag, status, broker order id, when)``, see ``order_statuses``), the equity point,

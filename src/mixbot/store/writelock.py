@@ -49,7 +49,9 @@ def lock_path(db_file: Path) -> Path:
 
 
 def _is_write(sql: str) -> bool:
-    return not sql.lstrip(" \t\r\n(").upper().startswith(_READS)
+    """True unless ``sql`` starts with a read-only keyword (only its first word is looked at:
+    this runs for every statement)."""
+    return not sql.lstrip(" \t\r\n(")[:9].upper().startswith(_READS)
 
 
 class _LockedCursor(sqlite3.Cursor):
@@ -57,23 +59,20 @@ class _LockedCursor(sqlite3.Cursor):
 
     connection: WriteLockedConnection
 
-    def execute(self, sql: str, parameters: Any = (), /) -> _LockedCursor:
+    def _run(self, run: Any, sql: str, params: Any) -> _LockedCursor:
         conn = self.connection
         if not conn.holding and _is_write(sql):
             conn.acquire()
         try:
-            return super().execute(sql, parameters)
+            return run(sql, params)  # type: ignore[no-any-return]
         finally:
             conn.release_if_idle()
 
+    def execute(self, sql: str, parameters: Any = (), /) -> _LockedCursor:
+        return self._run(super().execute, sql, parameters)
+
     def executemany(self, sql: str, seq_of_parameters: Any, /) -> _LockedCursor:
-        conn = self.connection
-        if not conn.holding and _is_write(sql):
-            conn.acquire()
-        try:
-            return super().executemany(sql, seq_of_parameters)
-        finally:
-            conn.release_if_idle()
+        return self._run(super().executemany, sql, seq_of_parameters)
 
 
 class WriteLockedConnection(sqlite3.Connection):
