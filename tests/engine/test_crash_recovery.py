@@ -66,3 +66,24 @@ def test_kill_points_need_a_long_enough_session() -> None:
     ref = {"checkpoint": (100, 0.0, {}), "equity": [], "orders": [], "fills": []}
     with pytest.raises(ValueError, match="too short"):
         kill_points(ref, 20, random.Random(1))
+
+
+def test_kill_after_an_exit_cancelled_the_protective_orders(data_dir: Path, tmp_path: Path) -> None:
+    """Killed after the checkpoint of a bar whose exit cancelled the stop-loss and take-profit
+    (their Canceled notification not stored yet): the restart no longer tracks them, so the
+    reconciliation stores them Canceled, like the uninterrupted run."""
+    cfg = _config(data_dir, tmp_path, "crashx", "2019-01-08")
+    ref_url = f"sqlite:///{tmp_path / 'ref.sqlite'}"
+    assert run_bot(cfg, ref_url, fresh=True, cwd=tmp_path) == 0
+    ref = session_digest(ref_url, "crashx")
+    # an exit order (sent by the strategy, which cancels both protective orders first)
+    exit_ = next(o for o in ref["orders"] if o[0].endswith(":exit"))
+    cancelled = [o for o in ref["orders"] if o[8] == "Canceled" and o[9] < exit_[9]]
+    assert cancelled, "the session must cancel protective orders on an exit"
+    url = f"sqlite:///{tmp_path / 'k.sqlite'}"
+    assert run_bot(cfg, url, fresh=True, crash_at=f"{exit_[9]}:after", cwd=tmp_path) == -9
+    mid = {o[0]: o[8] for o in session_digest(url, "crashx")["orders"]}
+    assert all(mid[o[0]] in ("Submitted", "Accepted") for o in cancelled[-2:])
+    assert run_bot(cfg, url, cwd=tmp_path) == 0
+    c = compare(ref, session_digest(url, "crashx"))
+    assert c["equal"], c["first_difference"]

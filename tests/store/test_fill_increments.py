@@ -56,6 +56,8 @@ def test_cumulative_partials_become_increments(store: Store) -> None:
     p.on_order(_order(bt.Order.Partial, 5, 100.0, 1.0), "inc:1:entry", T)
     p.on_order(_order(bt.Order.Partial, 5, 100.0, 1.0), "inc:1:entry", T)  # told twice
     p.on_order(_order(bt.Order.Completed, 20, 101.5, 4.0), "inc:1:entry", T)
+    assert store.fills() == []  # noted: they commit with the bar's unit of work
+    p.flush()
     fills = [(f["seq"], f["qty"], f["price"], f["commission"]) for f in store.fills()]
     # 5 @ 100, then 15 @ (20*101.5 - 5*100) / 15 = 102.0
     assert fills == [(1, 5.0, 100.0, 1.0), (2, 15.0, pytest.approx(102.0), 3.0)]
@@ -65,10 +67,14 @@ def test_cumulative_partials_become_increments(store: Store) -> None:
 
 
 def test_a_restarted_process_adds_only_what_is_new(store: Store) -> None:
-    Persistence(store, "X").on_order(_order(bt.Order.Partial, 5, 100.0, 1.0), "inc:1:entry", T)
+    first = Persistence(store, "X")
+    first.on_order(_order(bt.Order.Partial, 5, 100.0, 1.0), "inc:1:entry", T)
+    first.flush()
     again = Persistence(store, "X")  # a new process: knows nothing but the store
     again.on_order(_order(bt.Order.Partial, 5, 100.0, 1.0), "inc:1:entry", T)
+    again.flush()
     assert len(store.fills()) == 1
     again.on_order(_order(bt.Order.Completed, 20, 101.5, 4.0), "inc:1:entry", T)
+    again.flush()
     assert [f["qty"] for f in store.fills()] == [5.0, 15.0]
     assert store.fill_totals("inc:1:entry") == (20.0, pytest.approx(2030.0), 4.0, 2)

@@ -194,23 +194,26 @@ class OrderManager:
         ``side`` BUY/SELL, ``size`` shares (> 0), ``price`` INR (None for market orders),
         ``oco`` the order this one cancels/is cancelled by. Returns the placed order.
         """
+        spec = {"role": role, "side": side, "exectype": exectype, "size": size, "price": price}
+        self._write_ahead([(tag, spec)])
+        return self._place(tag, spec, oco)
+
+    def _write_ahead(self, specs: list[tuple[str, dict[str, Any]]]) -> None:
+        """Commit the intents ``[(tag, {role, side, exectype, size, price}), ...]`` in one
+        transaction before any of them is placed (nothing without a store)."""
         if self.persist is not None:
-            self.persist.intent(
-                tag,
-                role=role,
-                side=side,
-                exectype=exectype,
-                size=size,
-                price=price,
-                bar_index=self.host.bar_index(),
-                bar_time=self.host.bar_time(),
-            )
+            self.persist.intents(specs, self.host.bar_index(), self.host.bar_time())
+
+    def _place(self, tag: str, spec: dict[str, Any], oco: Any = None) -> Any:
+        """Place the order of a committed intent (see :meth:`send`)."""
         # the tag travels in order.info (Backtrader passes extra kwargs to addinfo): a live
         # broker sends it to the venue as the order's client tag
-        order = self.host.place_order(side, size, exectype, price, oco, tag)
+        order = self.host.place_order(
+            spec["side"], spec["size"], spec["exectype"], spec["price"], oco, tag
+        )
         if self.on_sent is not None:
             self.on_sent()
-        self.order_reason[order.ref] = role
+        self.order_reason[order.ref] = spec["role"]
         self.order_tag[order.ref] = tag
         return order
 
@@ -239,28 +242,35 @@ class OrderManager:
         return self.exit_order
 
     def protect_entry(self, fill: EntryFilled) -> None:
-        """Place the stop-loss and take-profit (one-cancels-other) of a filled entry."""
-        sl = tp = None
+        """Place the stop-loss and take-profit (one-cancels-other) of a filled entry; both
+        intents commit in one transaction before either order is placed."""
         price, size = fill.price, fill.size
+        specs: list[tuple[str, dict[str, Any]]] = []
         if self.stop_loss_pct:
             # DOWN: the stop of a long is never tighter than stop_loss_pct below the entry
             px = round_to_tick(price * (1 - self.stop_loss_pct / 100.0), self.tick, "down")
-            sl = self.send(
-                "stop_loss", self.tag(self.signal_bar, "sl"), "SELL", bt.Order.Stop, size, px
+            specs.append(
+                (self.tag(self.signal_bar, "sl"), self._spec("stop_loss", bt.Order.Stop, size, px))
             )
         if self.take_profit_pct:
             # UP: the take-profit of a long is never closer than take_profit_pct above it
             px = round_to_tick(price * (1 + self.take_profit_pct / 100.0), self.tick, "up")
-            tp = self.send(
-                "take_profit",
-                self.tag(self.signal_bar, "tp"),
-                "SELL",
-                bt.Order.Limit,
-                size,
-                px,
-                sl,
+            specs.append(
+                (
+                    self.tag(self.signal_bar, "tp"),
+                    self._spec("take_profit", bt.Order.Limit, size, px),
+                )
             )
-        self.protect = [o for o in (sl, tp) if o is not None]
+        self._write_ahead(specs)
+        placed: list[Any] = []
+        for tag, spec in specs:  # the take-profit is the stop-loss's one-cancels-other
+            placed.append(self._place(tag, spec, placed[0] if placed else None))
+        self.protect = placed
+
+    @staticmethod
+    def _spec(role: str, exectype: int, size: float, price: float) -> dict[str, Any]:
+        """A protective SELL's order spec (size shares, price INR)."""
+        return {"role": role, "side": "SELL", "exectype": exectype, "size": size, "price": price}
 
     # ------------------------------------------------------------------ notifications
     @staticmethod

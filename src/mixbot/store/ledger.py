@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from mixbot.bus.events import Event
 from mixbot.store import models as m
 from mixbot.store.orders import utcnow
 from mixbot.store.outbox import write_events
+from mixbot.store.unit import Write
 
 # Statements built once (building them per bar costs more than executing them).
 _EQUITY_INSERT = insert(m.equity).values(
@@ -101,23 +101,27 @@ class Ledger:
     def _guard(self, fn: Any) -> Any:  # provided by Store
         raise NotImplementedError
 
-    def apply_status(self, c: Any, tag: str, status: str, broker_id: Any, at: Any) -> None:
-        raise NotImplementedError  # provided by Store (OrderBook)
+    def commit(self, writes: Any) -> None:  # provided by Store
+        raise NotImplementedError
+
+    def position_write(
+        self, symbol: str, qty: float, avg_price: float, events: tuple[Event, ...] = ()
+    ) -> Write:
+        """The upsert of the bot's position in ``symbol`` (qty in shares, 0 = flat; average
+        price INR); ``events`` (e.g. ``trade_entry``) commit with it."""
+        params = {"b_pk": self.pk, "b_symbol": symbol, "p_qty": qty, "p_avg": avg_price}
+
+        def apply(c: Any) -> None:
+            write_events(c, self.bot_id, self.mode, events)
+            _write_position(c, {**params, "p_now": utcnow()})
+
+        return Write(apply)
 
     def set_position(
         self, symbol: str, qty: float, avg_price: float, events: tuple[Event, ...] = ()
     ) -> None:
-        """Upsert the bot's position in ``symbol`` (qty in shares; 0 = flat); ``events`` (e.g.
-        ``trade_entry``) commit in the same transaction."""
-
-        def go() -> None:
-            now = utcnow()
-            params = {"b_pk": self.pk, "b_symbol": symbol, "p_qty": qty, "p_avg": avg_price}
-            with self.engine.begin() as c:
-                write_events(c, self.bot_id, self.mode, events)
-                _write_position(c, {**params, "p_now": now})
-
-        self._guard(go)
+        """Commit :meth:`position_write` now."""
+        self.commit([self.position_write(symbol, qty, avg_price, events)])
 
     def positions(self) -> list[dict[str, Any]]:
         """The bot's non-flat positions."""
@@ -131,20 +135,24 @@ class Ledger:
 
         return self._guard(go)
 
+    def trade_write(self, entry_tag: str, events: tuple[Event, ...] = (), **fields: Any) -> Write:
+        """The insert of a closed trade (``fields``: the ``trades`` columns) and its
+        ``events`` (``trade_exit``); when the trade is stored already (a re-processed bar)
+        nothing is written and ``ok`` is False after the commit."""
+        row = {"bot_pk": self.pk, "entry_tag": entry_tag, **fields}
+
+        def apply(c: Any) -> None:
+            c.execute(_TRADE_INSERT, row)
+            write_events(c, self.bot_id, self.mode, events)
+
+        return Write(apply)
+
     def record_trade(self, entry_tag: str, events: tuple[Event, ...] = (), **fields: Any) -> bool:
-        """Commit a closed trade and its ``events`` (``trade_exit``) in one transaction; False
-        (and nothing written) when it is already stored (re-processed bar)."""
-
-        def go() -> bool:
-            try:
-                with self.engine.begin() as c:
-                    c.execute(_TRADE_INSERT, {"bot_pk": self.pk, "entry_tag": entry_tag, **fields})
-                    write_events(c, self.bot_id, self.mode, events)
-                return True
-            except IntegrityError:
-                return False
-
-        return self._guard(go)
+        """Commit :meth:`trade_write` now; False (and nothing written) when it is already
+        stored."""
+        w = self.trade_write(entry_tag, events, **fields)
+        self.commit([w])
+        return w.ok
 
     def trades(self) -> list[dict[str, Any]]:
         """The bot's closed trades, oldest first."""
@@ -170,36 +178,33 @@ class Ledger:
         in_market: bool,
         state: dict[str, Any],
         events: tuple[Event, ...] = (),
-        statuses: Sequence[tuple[str, str, str | None, dt.datetime]] = (),
+        before: Sequence[Write] = (),
     ) -> None:
-        """ONE transaction at the end of a bar: the order ``statuses`` noted during the bar
-        (``(tag, status, broker order id, when)``, see ``order_statuses``), the equity point,
-        the checkpoint and the bar's ``events`` (e.g. ``daily_summary`` when the bar closed
-        a day)."""
+        """ONE transaction at the end of a bar: the writes of the bar not committed yet
+        (``before``, in order: status changes, fills, positions, trades, see
+        :mod:`mixbot.store.unit`), the equity point (cash, value INR), the checkpoint and the
+        bar's ``events`` (e.g. ``daily_summary`` when the bar closed a day)."""
+        now = utcnow()
+        params = {  # keys are the bindparam names of the statements above
+            "b_pk": self.pk,
+            "p_bar_index": bar_index,
+            "p_bar_time": bar_time,
+            "p_cash": cash,
+            "p_value": value,
+            "p_in_market": int(in_market),
+            "p_state": state,
+            "p_updated_at": now,
+        }
+        beat = self._beat is None or (now - self._beat).total_seconds() >= 5.0
 
-        def go() -> None:
-            now = utcnow()
-            params = {  # keys are the bindparam names of the statements above
-                "b_pk": self.pk,
-                "p_bar_index": bar_index,
-                "p_bar_time": bar_time,
-                "p_cash": cash,
-                "p_value": value,
-                "p_in_market": int(in_market),
-                "p_state": state,
-                "p_updated_at": now,
-            }
-            beat = self._beat is None or (now - self._beat).total_seconds() >= 5.0
-            with self.engine.begin() as c:
-                for tag, status, broker_order_id, at in statuses:
-                    self.apply_status(c, tag, status, broker_order_id, at)
-                _write_checkpoint(c, params, beat)
-                if events:
-                    write_events(c, self.bot_id, self.mode, events)
-            if beat:
-                self._beat = now
+        def apply(c: Any) -> None:
+            _write_checkpoint(c, params, beat)
+            if events:
+                write_events(c, self.bot_id, self.mode, events)
 
-        self._guard(go)
+        self.commit([*before, Write(apply)])
+        if beat:
+            self._beat = now
 
     def _warm_ledger(self, c: Any) -> None:
         """Run the end-of-bar, position and trade statements on ``c`` with dummy values

@@ -10,11 +10,11 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from mixbot.bus.events import Event
 from mixbot.store import models as m
 from mixbot.store.outbox import utcnow, write_events
+from mixbot.store.unit import Write
 
 #: Order statuses after which an order can change no more.
 FINAL_STATUSES = ("Completed", "Canceled", "Rejected", "Margin", "Expired", "Abandoned")
@@ -96,7 +96,10 @@ class OrderBook:
     def _audit(self, c: Any, kind: str, message: str, data: Any, bar_time: Any) -> None:
         raise NotImplementedError  # provided by Store
 
-    def record_intent(
+    def commit(self, writes: Any) -> None:  # provided by Store
+        raise NotImplementedError
+
+    def intent_write(
         self,
         tag: str,
         *,
@@ -109,12 +112,13 @@ class OrderBook:
         bar_index: int,
         bar_time: dt.datetime | None,
         audit: tuple[str, str, dict[str, Any] | None] | None = None,
-    ) -> bool:
-        """Commit an order intent BEFORE it is sent. Returns False when the tag already
-        exists (a re-processed bar after a restart): the caller must not create a duplicate.
-        ``audit`` = (kind, message, data): an audit event committed with the intent."""
+    ) -> Write:
+        """The write of an order intent (status ``intent``), to commit BEFORE the order is
+        sent; ``audit`` = (kind, message, data): an audit event committed with it. After the
+        commit its ``ok`` is False when the tag already existed (a re-processed bar after a
+        restart): the caller must not create a duplicate."""
 
-        def go() -> bool:
+        def apply(c: Any) -> None:
             now = utcnow()
             params = {
                 "b_pk": self.pk,
@@ -130,16 +134,18 @@ class OrderBook:
                 "p_bar_time": bar_time,
                 "p_now": now,
             }
-            try:
-                with self.engine.begin() as c:
-                    c.execute(_INTENT_INSERT, params)
-                    if audit is not None:
-                        self._audit(c, *audit, bar_time)
-                return True
-            except IntegrityError:
-                return False
+            c.execute(_INTENT_INSERT, params)
+            if audit is not None:
+                self._audit(c, *audit, bar_time)
 
-        return self._guard(go)
+        return Write(apply)
+
+    def record_intent(self, tag: str, **fields: Any) -> bool:
+        """Commit an order intent (:meth:`intent_write`, same arguments) BEFORE it is sent.
+        Returns False when the tag already exists (a re-processed bar after a restart)."""
+        w = self.intent_write(tag, **fields)
+        self.commit([w])
+        return w.ok
 
     def _warm_orders(self, c: Any) -> None:
         """Run the order path's statements on ``c`` with dummy values (the caller rolls
@@ -169,6 +175,17 @@ class OrderBook:
         c.execute(_FILLED_UPDATE, {**key, "p_total": 0.0, "p_avg": None, "p_now": now})
         self._audit(c, "warm", "", None, None)
 
+    def status_write(
+        self,
+        tag: str,
+        status: str,
+        broker_order_id: str | None,
+        at: dt.datetime,
+        events: tuple[Event, ...] = (),
+    ) -> Write:
+        """The write of a status change at ``at`` (naive UTC): see :meth:`apply_status`."""
+        return Write(lambda c: self.apply_status(c, tag, status, broker_order_id, at, events))
+
     def order_status(
         self,
         tag: str,
@@ -179,24 +196,12 @@ class OrderBook:
         """Move an order to ``status`` (Backtrader / broker status name), appending to its
         history; ``events`` (e.g. ``order_rejected``) commit with the change, and only when the
         status really changed."""
-
-        def go() -> None:
-            with self.engine.begin() as c:
-                self.apply_status(c, tag, status, broker_order_id, utcnow(), events)
-
-        self._guard(go)
+        self.commit([self.status_write(tag, status, broker_order_id, utcnow(), events)])
 
     def order_statuses(self, changes: list[tuple[str, str, str | None, dt.datetime]]) -> None:
         """Several status changes ``(tag, status, broker order id or None, when: naive UTC)``
         in one transaction, in order (see :meth:`order_status`)."""
-
-        def go() -> None:
-            with self.engine.begin() as c:
-                for tag, status, broker_order_id, at in changes:
-                    self.apply_status(c, tag, status, broker_order_id, at)
-
-        if changes:
-            self._guard(go)
+        self.commit([self.status_write(*change) for change in changes])
 
     def apply_status(
         self,
@@ -224,7 +229,7 @@ class OrderBook:
         c.execute(_STATUS_UPDATE, params)
         write_events(c, self.bot_id, self.mode, events)
 
-    def record_fill(
+    def fill_write(
         self,
         tag: str,
         seq: int,
@@ -236,43 +241,43 @@ class OrderBook:
         fill_time: dt.datetime | None,
         events: tuple[Event, ...] = (),
         status: tuple[str, str | None] | None = None,
-    ) -> bool:
-        """Commit a fill when it arrives and update the order's filled quantity and average
-        price; ``events`` (e.g. ``order_partially_filled``) and the order's new ``status``
-        ``(name, broker order id or None)`` (see :meth:`order_status`) commit with it.
+    ) -> Write:
+        """The write of fill ``seq`` of order ``tag`` (qty in shares, price and commission
+        INR) that also updates the order's filled quantity and average price; ``events``
+        (e.g. ``order_partially_filled``) and the order's new ``status`` ``(name, broker order
+        id or None)`` (see :meth:`order_status`) commit with it.
 
-        Returns False (and changes nothing) when this (tag, seq) fill is already stored."""
+        When this (tag, seq) fill is already stored its ``ok`` is False after the commit and
+        only the status change is written."""
+        key = {"b_pk": self.pk, "b_tag": tag}
 
-        def go() -> bool:
+        def apply(c: Any) -> None:
             now = utcnow()
-            try:
-                key = {"b_pk": self.pk, "b_tag": tag}
-                with self.engine.begin() as c:
-                    c.execute(
-                        _FILL_INSERT,
-                        {
-                            **key,
-                            "p_seq": seq,
-                            "p_side": side,
-                            "p_qty": qty,
-                            "p_price": price,
-                            "p_commission": commission,
-                            "p_fill_time": fill_time,
-                            "p_now": now,
-                        },
-                    )
-                    agg = c.execute(_FILL_SUMS, key).one()
-                    total, notional = float(agg[0] or 0.0), float(agg[1] or 0.0)
-                    avg = (notional / total) if total else None
-                    c.execute(_FILLED_UPDATE, {**key, "p_total": total, "p_avg": avg, "p_now": now})
-                    if status is not None:
-                        self.apply_status(c, tag, status[0], status[1], now)
-                    write_events(c, self.bot_id, self.mode, events)
-                return True
-            except IntegrityError:
-                return False
+            fill = {"p_seq": seq, "p_side": side, "p_qty": qty, "p_price": price}
+            c.execute(
+                _FILL_INSERT,
+                {**key, **fill, "p_commission": commission, "p_fill_time": fill_time, "p_now": now},
+            )
+            agg = c.execute(_FILL_SUMS, key).one()
+            total, notional = float(agg[0] or 0.0), float(agg[1] or 0.0)
+            avg = (notional / total) if total else None
+            c.execute(_FILLED_UPDATE, {**key, "p_total": total, "p_avg": avg, "p_now": now})
+            if status is not None:
+                self.apply_status(c, tag, status[0], status[1], now)
+            write_events(c, self.bot_id, self.mode, events)
 
-        return self._guard(go)
+        def status_only(c: Any) -> None:
+            if status is not None:
+                self.apply_status(c, tag, status[0], status[1], utcnow())
+
+        return Write(apply, status_only)
+
+    def record_fill(self, tag: str, seq: int, **fields: Any) -> bool:
+        """Commit a fill when it arrives (:meth:`fill_write`, same arguments). Returns False
+        (and changes nothing but the status) when this (tag, seq) fill is already stored."""
+        w = self.fill_write(tag, seq, **fields)
+        self.commit([w])
+        return w.ok
 
     def fill_totals(self, tag: str) -> tuple[float, float, float, int]:
         """What is stored of ``tag``'s fills: ``(qty, notional INR, commission INR, last seq)``

@@ -5,10 +5,12 @@ Write-ahead discipline (issue "Persistence and crash recovery"):
 * an order INTENT is committed with its client tag before the order goes to the broker
   (:meth:`Store.record_intent`); tags are deterministic (bot, bar, role), so a re-processed
   bar finds its own earlier intent instead of creating a second one;
-* each fill is committed when it arrives (:meth:`Store.record_fill`), idempotent on
-  (order tag, fill number);
-* at the end of every bar one transaction writes the equity point and the checkpoint
-  (last fully processed bar, broker cash/positions/open orders, strategy and risk state).
+* each fill is idempotent on (order tag, fill number) (:meth:`Store.record_fill`); a
+  live bot commits it with the bar's next write-ahead intent or its checkpoint, whichever
+  comes first (one unit of work, :mod:`mixbot.store.unit`);
+* at the end of every bar one transaction writes the bar's writes not committed yet, the
+  equity point and the checkpoint (last fully processed bar, broker cash/positions/open
+  orders, strategy and risk state).
 
 A restarted bot resumes after the checkpoint's bar; everything it re-does before the
 next checkpoint is idempotent.
@@ -19,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, delete, insert, select, update
@@ -27,10 +30,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from mixbot.bus.events import Event
 from mixbot.errors import StoreError
 from mixbot.store import models as m
+from mixbot.store import unit
 from mixbot.store.db import _translate, describe, open_engine
 from mixbot.store.ledger import Ledger
 from mixbot.store.orders import FINAL_STATUSES, OrderBook, utcnow
 from mixbot.store.outbox import write_events
+from mixbot.store.unit import Write
 
 __all__ = ["FINAL_STATUSES", "Store", "utcnow"]
 
@@ -83,6 +88,15 @@ class Store(OrderBook, Ledger):
             raise
         except SQLAlchemyError as exc:
             raise _translate(exc, self.url) from None
+
+    def commit(self, writes: Sequence[Write]) -> None:
+        """Commit ``writes`` in one transaction, in order (:func:`mixbot.store.unit.commit`;
+        each write's ``ok`` says whether it was stored).
+
+        Raises:
+            StoreError: the database failed (other than a conflict, which the unit handles).
+        """
+        self._guard(lambda: unit.commit(self.engine, writes))
 
     @property
     def pk(self) -> int:
@@ -209,18 +223,20 @@ class Store(OrderBook, Ledger):
 
         self._guard(go)
 
-    def set_feed_state(self, feed_state: str, events: tuple[Event, ...] = ()) -> None:
-        """Record the feed's state (CONNECTED, LIVE, DISCONNECTED, ...); ``events`` (a
+    def feed_state_write(self, feed_state: str, events: tuple[Event, ...] = ()) -> Write:
+        """The write of the feed's state (CONNECTED, LIVE, DISCONNECTED, ...); ``events`` (a
         ``feed_state`` event when it changed) commit with it."""
+        stmt = update(m.bots).where(m.bots.c.id == self.pk).values(feed_state=feed_state)
 
-        def go() -> None:
-            with self.engine.begin() as c:
-                c.execute(
-                    update(m.bots).where(m.bots.c.id == self.pk).values(feed_state=feed_state)
-                )
-                write_events(c, self.bot_id, self.mode, events)
+        def apply(c: Any) -> None:
+            c.execute(stmt)
+            write_events(c, self.bot_id, self.mode, events)
 
-        self._guard(go)
+        return Write(apply)
+
+    def set_feed_state(self, feed_state: str, events: tuple[Event, ...] = ()) -> None:
+        """Commit :meth:`feed_state_write` now."""
+        self.commit([self.feed_state_write(feed_state, events)])
 
     def heartbeat(self, at: dt.datetime | None = None) -> None:
         """Record that the bot was alive at ``at`` (naive UTC; default now). Its control
@@ -300,6 +316,23 @@ class Store(OrderBook, Ledger):
             },
         )
 
+    def event_write(
+        self,
+        kind: str,
+        message: str,
+        data: dict[str, Any] | None = None,
+        bar_time: dt.datetime | None = None,
+        events: tuple[Event, ...] = (),
+    ) -> Write:
+        """The write of one audit-trail row (order sent, entry refused, halt, restart,
+        reconciliation...); bus ``events`` about the same fact commit with it."""
+
+        def apply(c: Any) -> None:
+            write_events(c, self.bot_id, self.mode, events)
+            self._audit(c, kind, message, data, bar_time)
+
+        return Write(apply)
+
     def event(
         self,
         kind: str,
@@ -308,15 +341,8 @@ class Store(OrderBook, Ledger):
         bar_time: dt.datetime | None = None,
         events: tuple[Event, ...] = (),
     ) -> None:
-        """Append one audit-trail event (order sent, entry refused, halt, restart,
-        reconciliation...); bus ``events`` about the same fact commit with it."""
-
-        def go() -> None:
-            with self.engine.begin() as c:
-                write_events(c, self.bot_id, self.mode, events)
-                self._audit(c, kind, message, data, bar_time)
-
-        self._guard(go)
+        """Commit :meth:`event_write` now."""
+        self.commit([self.event_write(kind, message, data, bar_time, events)])
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         """The bot's events, oldest first (optionally of one kind)."""

@@ -19,6 +19,7 @@ import backtrader as bt
 from mixbot.bus.events import FEED_STATES, Event, make
 from mixbot.orders.manager import EXEC_NAMES, EXEC_TYPES
 from mixbot.store.outbox import utcnow
+from mixbot.store.unit import Write
 from mixbot.strategy.recovery import Recovery, restore, snapshot
 
 __all__ = ["CRASH_ENV", "EXEC_NAMES", "EXEC_TYPES", "Persistence", "restore", "snapshot"]
@@ -27,7 +28,8 @@ __all__ = ["CRASH_ENV", "EXEC_NAMES", "EXEC_TYPES", "Persistence", "restore", "s
 #: Fault injection for the crash tests: ``MIXBOT_CRASH_AT=<bar>:<stage>`` makes the process
 #: kill itself with SIGKILL (a real ``kill -9``) at that point; ``<bar>+:<stage>`` at the first
 #: such point at or after that bar (live sessions, whose bar numbers are not known ahead).
-#: Stages: ``intent`` (intent committed, order not yet sent), ``fill`` (fill committed),
+#: Stages: ``intent`` (intent committed, order not yet sent), ``fill`` (fill noted; it
+#: commits with the bar's next intent or checkpoint),
 #: ``checkpoint`` (bar done, its checkpoint not yet committed), ``after`` (checkpoint committed).
 CRASH_ENV = "MIXBOT_CRASH_AT"
 
@@ -66,8 +68,9 @@ class Persistence(Recovery):
         self._day: dt.date | None = None  # market date of the last checkpointed bar
         self._feed_state: str | None = None
         self._filled: dict[str, tuple[float, float, float, int]] = {}  # tag -> stored fills
-        #: Submitted/Accepted changes not stored yet: (tag, status, broker order id, when)
-        self._transient: list[tuple[str, str, str | None, dt.datetime]] = []
+        #: the writes of this bar not committed yet, in order (a unit of work: they commit
+        #: with the next order intent or the bar's checkpoint; see :mod:`mixbot.store.unit`)
+        self._writes: list[Write] = []
         self._last_beat = 0.0
         self._last_halt_check = time.monotonic()
         self._crash = _crash_point()
@@ -82,6 +85,10 @@ class Persistence(Recovery):
             os.kill(os.getpid(), signal.SIGKILL)
 
     # ----------------------------------------------------------------- write-ahead
+    def _take(self) -> list[Write]:
+        writes, self._writes = self._writes, []
+        return writes
+
     def intent(
         self,
         tag: str,
@@ -94,34 +101,52 @@ class Persistence(Recovery):
         bar_index: int,
         bar_time: dt.datetime,
     ) -> bool:
-        """Commit the order intent (with its ``order_sent`` audit row, one transaction) before
-        it is sent; False when the tag was already stored."""
-        fresh = self.store.record_intent(
-            tag,
-            symbol=self.symbol,
-            role=role,
-            side=side,
-            order_type=EXEC_NAMES.get(exectype, str(exectype)),
-            qty=float(size),
-            price=price,
-            bar_index=bar_index,
-            bar_time=bar_time,
-            audit=(
-                "order_sent",
-                f"{side} {size:g} {EXEC_NAMES.get(exectype)} ({role})",
-                {"tag": tag, "price": price},
-            ),
-        )
+        """Commit the order intent (with its ``order_sent`` audit row and the bar's writes
+        not committed yet, one transaction) before it is sent; False when the tag was
+        already stored."""
+        spec = {"role": role, "side": side, "exectype": exectype, "size": size, "price": price}
+        return self.intents([(tag, spec)], bar_index, bar_time)[0]
+
+    def intents(
+        self, specs: list[tuple[str, dict[str, Any]]], bar_index: int, bar_time: dt.datetime
+    ) -> list[bool]:
+        """Commit several order intents in ONE transaction (with the bar's writes not
+        committed yet) before any of them is sent: ``specs`` = ``[(tag, {role, side,
+        exectype, size (shares), price (INR or None)}), ...]``; per intent, False when its
+        tag was already stored."""
+        writes = [
+            self.store.intent_write(
+                tag,
+                symbol=self.symbol,
+                role=o["role"],
+                side=o["side"],
+                order_type=EXEC_NAMES.get(o["exectype"], str(o["exectype"])),
+                qty=float(o["size"]),
+                price=o["price"],
+                bar_index=bar_index,
+                bar_time=bar_time,
+                audit=(
+                    "order_sent",
+                    f"{o['side']} {o['size']:g} {EXEC_NAMES.get(o['exectype'])} ({o['role']})",
+                    {"tag": tag, "price": o["price"]},
+                ),
+            )
+            for tag, o in specs
+        ]
+        self.store.commit([*self._take(), *writes])
         self.bar = bar_index
-        if fresh:  # (an intent found again after a restart is no new kill point)
-            self._filled[tag] = (0.0, 0.0, 0.0, 0)  # a new order: no fills stored, no read
+        for (tag, _), w in zip(specs, writes, strict=True):
+            if w.ok:  # (an intent found again after a restart is no new kill point)
+                self._filled[tag] = (0.0, 0.0, 0.0, 0)  # a new order: no fills stored, no read
+        if any(w.ok for w in writes):
             self.maybe_crash("intent")
-        return fresh
+        return [w.ok for w in writes]
 
     def on_order(
         self, order: bt.Order, tag: str | None, bar_time: dt.datetime, role: str = "?"
     ) -> None:
-        """Record a status change; commit the new part of a Partial/Completed fill.
+        """Note a status change and the new part of a Partial/Completed fill; both commit with
+        the bar's next order intent or its checkpoint (one unit of work).
 
         Backtrader's ``order.executed`` is CUMULATIVE (size, average price, commission); the
         store keeps one row per increment, so the part not stored yet is computed against
@@ -132,13 +157,12 @@ class Persistence(Recovery):
         if tag is None:
             return
         status = order.getstatusname()
+        broker_id = order.info.get("broker_order_id")
         if order.status in (bt.Order.Submitted, bt.Order.Accepted):
-            # on the way to the exchange: stored with the bar's checkpoint (or before this
-            # order's next change), not in a transaction of its own. Recovery does not depend
-            # on them: an order is found again by its committed intent's tag.
-            self._transient.append((tag, status, order.info.get("broker_order_id"), utcnow()))
+            # on the way to the exchange. Recovery does not depend on these: an order is
+            # found again by its committed intent's tag.
+            self._writes.append(self.store.status_write(tag, status, broker_id, utcnow()))
             return
-        self.flush_statuses()
         rejected: tuple[Event, ...] = ()
         if order.status in (bt.Order.Rejected, bt.Order.Margin):
             rejected = (
@@ -152,25 +176,24 @@ class Persistence(Recovery):
                     qty=abs(float(order.created.size)),
                 ),
             )
-        broker_id = order.info.get("broker_order_id")
         fill = self._new_fill(order, tag, role)
         if fill is None:
-            self.store.order_status(tag, status, broker_id, events=rejected)
+            self._writes.append(self.store.status_write(tag, status, broker_id, utcnow(), rejected))
             return
         seq, delta, price, commission, partial, totals = fill
-        stored = self.store.record_fill(  # the fill and the status change: one transaction
-            tag,
-            seq,
-            side="BUY" if order.isbuy() else "SELL",
-            qty=delta,
-            price=price,
-            commission=commission,
-            fill_time=bar_time,
-            events=partial,
-            status=(status, broker_id),
+        self._writes.append(  # the fill and the status change (a fill stored before: the status)
+            self.store.fill_write(
+                tag,
+                seq,
+                side="BUY" if order.isbuy() else "SELL",
+                qty=delta,
+                price=price,
+                commission=commission,
+                fill_time=bar_time,
+                events=partial,
+                status=(status, broker_id),
+            )
         )
-        if not stored:  # this fill was stored before (a re-processed bar): the status only
-            self.store.order_status(tag, status, broker_id)
         self._filled[tag] = totals
         self.maybe_crash("fill")
 
@@ -209,8 +232,8 @@ class Persistence(Recovery):
     def on_position(
         self, size: float, price: float, entry_tag: str | None = None, when: Any = None
     ) -> None:
-        """Upsert the current position (shares, average price INR). With ``entry_tag`` (an
-        entry filled) the ``trade_entry`` event commits with it."""
+        """Note the current position (shares, average price INR) for the bar's unit of work.
+        With ``entry_tag`` (an entry filled) the ``trade_entry`` event commits with it."""
         events: tuple[Event, ...] = ()
         if entry_tag is not None:
             events = (
@@ -225,10 +248,13 @@ class Persistence(Recovery):
                     bar_time=when,
                 ),
             )
-        self.store.set_position(self.symbol, float(size), float(price), events=events)
+        self._writes.append(
+            self.store.position_write(self.symbol, float(size), float(price), events=events)
+        )
 
     def on_trade(self, entry_tag: str, rec: Any) -> None:
-        """Commit a closed trade and its ``trade_exit`` event (idempotent on the entry's tag)."""
+        """Note a closed trade and its ``trade_exit`` event for the bar's unit of work
+        (idempotent on the entry's tag)."""
         exit_event = make(
             "trade_exit",
             key=f"trade_exit:{entry_tag}",
@@ -245,7 +271,7 @@ class Persistence(Recovery):
             entry_time=rec.entry_time,
             exit_time=rec.exit_time,
         )
-        self.store.record_trade(
+        write = self.store.trade_write(
             entry_tag,
             (exit_event,),
             symbol=self.symbol,
@@ -261,16 +287,20 @@ class Persistence(Recovery):
             exit_reason=rec.exit_reason,
             bars_held=rec.bars_held,
         )
+        self._writes.append(write)
 
     def event(
         self, kind: str, message: str, bar_time: dt.datetime | None = None, **data: Any
     ) -> None:
-        """Append an audit event."""
-        self.store.event(kind, message, data or None, bar_time)
+        """Note an audit event for the bar's unit of work."""
+        self._writes.append(self.store.event_write(kind, message, data or None, bar_time))
 
     def halt(self, reason: str, bar_time: dt.datetime | None = None) -> None:
-        """Audit a halt and emit its ``halted`` event, one transaction."""
-        self.store.event("halt", reason, None, bar_time, events=(make("halted", reason=reason),))
+        """Audit a halt and emit its ``halted`` event, committed now with the bar's writes."""
+        halted = (make("halted", reason=reason),)
+        self.store.commit(
+            [*self._take(), self.store.event_write("halt", reason, None, bar_time, halted)]
+        )
 
     def warm(self) -> None:
         """Compile a live bar's statements before a live session (nothing is written: see
@@ -278,13 +308,13 @@ class Persistence(Recovery):
         self.store.warm()
 
     def feed_state(self, state: str) -> None:
-        """Record the feed's state; a change among LIVE/DELAYED/CONNBROKEN/DISCONNECTED is a
-        ``feed_state`` event."""
+        """Record the feed's state now (with the bar's writes not committed yet); a change
+        among LIVE/DELAYED/CONNBROKEN/DISCONNECTED is a ``feed_state`` event."""
         events: tuple[Event, ...] = ()
         if state in FEED_STATES and state != self._feed_state:
             events = (make("feed_state", state=state, previous=self._feed_state),)
         self._feed_state = state
-        self.store.set_feed_state(state, events=events)
+        self.store.commit([*self._take(), self.store.feed_state_write(state, events=events)])
 
     def daily_summary(self, day: dt.date) -> Event:
         """The ``daily_summary`` event of market date ``day``: trades closed that day, their
@@ -302,22 +332,22 @@ class Persistence(Recovery):
             realized_pnl=round(pnl, 2),
         )
 
-    def flush_statuses(self) -> None:
-        """Store the Submitted/Accepted changes noted since the last checkpoint (one
-        transaction; nothing when there are none)."""
-        if self._transient:
-            self.store.order_statuses(self._transient)
-            self._transient = []
+    def flush(self) -> None:
+        """Commit the writes noted since the last commit (one transaction; nothing when
+        there are none)."""
+        if self._writes:
+            self.store.commit(self._take())
 
     def finish(self) -> None:
-        """The session ended (feed finished): the last day's ``daily_summary``."""
-        self.flush_statuses()
+        """The session ended (feed finished): the last writes and day's ``daily_summary``."""
+        self.flush()
         if self._day is not None:
             self.store.emit((self.daily_summary(self._day),))
 
     # ----------------------------------------------------------------- checkpoints
     def checkpoint(self, s: Any, bar_index: int, bar_time: dt.datetime) -> None:
-        """End of bar: equity point + checkpoint of broker, strategy and risk state, one transaction."""
+        """End of bar, ONE transaction: the bar's writes not committed yet, the equity point
+        and the checkpoint of broker, strategy and risk state."""
         broker = s.broker
         pos = s.position
         self.bar = bar_index
@@ -335,9 +365,8 @@ class Persistence(Recovery):
             pos.size != 0,
             snapshot(s),
             events,
-            self._transient,
+            self._take(),
         )
-        self._transient = []
         self.maybe_crash("after")
         self.bar = bar_index + 1  # fills notified before the next bar's next() belong to it
         now = time.monotonic()

@@ -213,23 +213,40 @@ class Recovery:
     def reconcile(self, checkpoint: dict[str, Any]) -> list[dict[str, Any]]:
         """Compare the store's open orders with what the (paper) broker held at the checkpoint.
 
-        An order the store has as open but the broker did not hold was created on a bar after
-        the checkpoint (the process died before that bar's checkpoint): that bar is re-processed
-        and finds the intent by its tag, so nothing is sent twice. Each difference becomes a
-        ``reconcile`` event. Returns the differences.
+        An order the store has as open but the broker did not hold was either
+
+        - created on the checkpoint's bar or after it (the process died before the next
+          checkpoint): that bar is re-processed and finds the intent by its tag, so nothing
+          is sent twice; or
+        - created on an earlier bar and dropped by the strategy before the checkpoint: only a
+          requested cancel does that (an exit cancels the protective orders), and the paper
+          broker cancels at once, so it is stored as ``Canceled``, the status the
+          uninterrupted session records when the cancel's notification arrives.
+
+        Each difference becomes a ``reconcile`` event. Returns the differences.
         """
         held = {o["tag"] for o in checkpoint["state"]["orders"]}
+        last = int(checkpoint["bar_index"])
         diffs: list[dict[str, Any]] = []
         for row in self.store.orders(open_only=True):
-            if row["tag"] not in held:
-                diff = {"tag": row["tag"], "status": row["status"], "bar_index": row["bar_index"]}
-                diffs.append(diff)
-                self.store.event(
-                    "reconcile",
-                    f"order {row['tag']} is {row['status']} in the store but the broker did not hold it "
-                    "at the checkpoint; its bar is re-processed and finds the intent by its tag",
-                    diff,
+            if row["tag"] in held:
+                continue
+            diff = {"tag": row["tag"], "status": row["status"], "bar_index": row["bar_index"]}
+            if row["bar_index"] < last:
+                self.store.order_status(row["tag"], "Canceled")
+                diff["action"] = "canceled"
+                msg = (
+                    f"order {row['tag']} is {row['status']} in the store but its cancel was "
+                    "requested before the checkpoint (the paper broker cancels at once): Canceled"
                 )
+            else:
+                msg = (
+                    f"order {row['tag']} is {row['status']} in the store but the broker did not "
+                    "hold it at the checkpoint; its bar is re-processed and finds the intent by "
+                    "its tag"
+                )
+            diffs.append(diff)
+            self.store.event("reconcile", msg, diff)
         known = {r["tag"] for r in self.store.orders()}
         for tag in sorted(held - known):
             diffs.append({"tag": tag, "status": "missing"})
