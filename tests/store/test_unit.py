@@ -104,3 +104,24 @@ def test_a_database_error_that_is_no_conflict_is_a_store_error(store: Store) -> 
     with pytest.raises(StoreError):
         store.commit([w, Write(broken)])
     assert store.positions() == []  # the unit rolled back as a whole
+
+
+def test_changes_of_one_order_join_one_status_write(store: Store) -> None:
+    """Submitted then Accepted (a bar's usual pair) read and update the order's row once;
+    the history keeps both, a repeated status is skipped, a final one stays final."""
+    store.commit([_intent(store, "u:1:entry")])
+    t1, t2, t3 = T, T + dt.timedelta(seconds=1), T + dt.timedelta(seconds=2)
+    w = store.status_write("u:1:entry", "Submitted", None, t1)
+    w.add("Submitted", None, t1)
+    w.add("Accepted", "OID-9", t2)
+    w.add("Canceled", None, t3)
+    w.add("Accepted", None, t3)  # after a final status: ignored
+    statements: list[str] = []
+    from sqlalchemy import event
+
+    event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    store.commit([w])
+    assert [s.split()[0] for s in statements] == ["SELECT", "UPDATE"]
+    row = store.orders()[0]
+    assert [h[0] for h in row["status_history"]] == ["intent", "Submitted", "Accepted", "Canceled"]
+    assert (row["status"], row["broker_order_id"]) == ("Canceled", "OID-9")

@@ -7,6 +7,7 @@ Part of :class:`mixbot.store.repository.Store` (a mixin: it uses the store's ``e
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, insert, select, update
@@ -77,6 +78,36 @@ _FILLED_UPDATE = (
         updated_at=bindparam("p_now"),
     )
 )
+
+
+#: One status change: (status name, broker order id or None, when: naive UTC, bus events)
+StatusChange = tuple[str, str | None, dt.datetime, tuple[Event, ...]]
+
+
+class StatusWrite(Write):
+    """The write of one order's status changes (one read and one update of its row).
+
+    A bar notifies an order Submitted, then Accepted (then often Completed with a fill):
+    the changes of one order that nothing else in the unit touches in between join one
+    write with :meth:`add`, which halves the statements run under the write lock.
+    """
+
+    __slots__ = ("changes", "tag")
+
+    def __init__(self, book: OrderBook, tag: str, change: StatusChange) -> None:
+        self.tag = tag
+        self.changes = [change]
+        super().__init__(lambda c: book.apply_statuses(c, tag, self.changes))
+
+    def add(
+        self,
+        status: str,
+        broker_order_id: str | None,
+        at: dt.datetime,
+        events: tuple[Event, ...] = (),
+    ) -> None:
+        """Append a later status change of the same order."""
+        self.changes.append((status, broker_order_id, at, events))
 
 
 class OrderBook:
@@ -182,9 +213,10 @@ class OrderBook:
         broker_order_id: str | None,
         at: dt.datetime,
         events: tuple[Event, ...] = (),
-    ) -> Write:
-        """The write of a status change at ``at`` (naive UTC): see :meth:`apply_status`."""
-        return Write(lambda c: self.apply_status(c, tag, status, broker_order_id, at, events))
+    ) -> StatusWrite:
+        """The write of a status change at ``at`` (naive UTC): see :meth:`apply_status`.
+        More changes of the same order can join it (:meth:`StatusWrite.add`)."""
+        return StatusWrite(self, tag, (status, broker_order_id, at, events))
 
     def order_status(
         self,
@@ -215,16 +247,35 @@ class OrderBook:
         """One status change on connection ``c`` (inside the caller's transaction): appended
         to the order's history at ``at``; nothing when the order is unknown, already in that
         status or final (a re-processed bar re-submits)."""
+        self.apply_statuses(c, tag, [(status, broker_order_id, at, events)])
+
+    def apply_statuses(self, c: Any, tag: str, changes: Sequence[StatusChange]) -> None:
+        """Several status changes of order ``tag``, in order, with one read and one update
+        of its row (each as :meth:`apply_status`; a change's events are written only when it
+        applied)."""
         key = {"b_pk": self.pk, "b_tag": tag}
         row = c.execute(_STATUS_SELECT, key).first()
-        if row is None or row.status == status or row.status in FINAL_STATUSES:
+        if row is None:
+            return
+        current, history = row.status, list(row.status_history or [])
+        broker_id: str | None = None
+        last_at: dt.datetime | None = None
+        events: list[Event] = []
+        for status, bid, at, evs in changes:
+            if status == current or current in FINAL_STATUSES:
+                continue
+            current, last_at = status, at
+            history.append([status, at.isoformat()])
+            broker_id = bid or broker_id
+            events.extend(evs)
+        if last_at is None:
             return
         params = {
             **key,
-            "p_status": status,
-            "p_history": list(row.status_history or []) + [[status, at.isoformat()]],
-            "p_now": at,
-            "p_broker_id": broker_order_id or None,
+            "p_status": current,
+            "p_history": history,
+            "p_now": last_at,
+            "p_broker_id": broker_id,
         }
         c.execute(_STATUS_UPDATE, params)
         write_events(c, self.bot_id, self.mode, events)

@@ -18,6 +18,7 @@ import backtrader as bt
 
 from mixbot.bus.events import FEED_STATES, Event, make
 from mixbot.orders.manager import EXEC_NAMES, EXEC_TYPES
+from mixbot.store.orders import StatusWrite
 from mixbot.store.outbox import utcnow
 from mixbot.store.unit import Write
 from mixbot.strategy.recovery import Recovery, restore, snapshot
@@ -71,6 +72,9 @@ class Persistence(Recovery):
         #: the writes of this bar not committed yet, in order (a unit of work: they commit
         #: with the next order intent or the bar's checkpoint; see :mod:`mixbot.store.unit`)
         self._writes: list[Write] = []
+        #: per order tag, its status write among ``_writes`` that later changes may join
+        #: (none once a fill of that order follows it)
+        self._joinable: dict[str, StatusWrite] = {}
         self._last_beat = 0.0
         self._last_halt_check = time.monotonic()
         self._crash = _crash_point()
@@ -87,7 +91,21 @@ class Persistence(Recovery):
     # ----------------------------------------------------------------- write-ahead
     def _take(self) -> list[Write]:
         writes, self._writes = self._writes, []
+        self._joinable = {}
         return writes
+
+    def _status(
+        self, tag: str, status: str, broker_id: str | None, events: tuple[Event, ...] = ()
+    ) -> None:
+        """Note a status change; it joins the order's pending status write when there is one
+        (its row is read and updated once)."""
+        pending = self._joinable.get(tag)
+        if pending is not None:
+            pending.add(status, broker_id, utcnow(), events)
+            return
+        w = self.store.status_write(tag, status, broker_id, utcnow(), events)
+        self._writes.append(w)
+        self._joinable[tag] = w
 
     def intent(
         self,
@@ -161,7 +179,7 @@ class Persistence(Recovery):
         if order.status in (bt.Order.Submitted, bt.Order.Accepted):
             # on the way to the exchange. Recovery does not depend on these: an order is
             # found again by its committed intent's tag.
-            self._writes.append(self.store.status_write(tag, status, broker_id, utcnow()))
+            self._status(tag, status, broker_id)
             return
         rejected: tuple[Event, ...] = ()
         if order.status in (bt.Order.Rejected, bt.Order.Margin):
@@ -178,9 +196,10 @@ class Persistence(Recovery):
             )
         fill = self._new_fill(order, tag, role)
         if fill is None:
-            self._writes.append(self.store.status_write(tag, status, broker_id, utcnow(), rejected))
+            self._status(tag, status, broker_id, rejected)
             return
         seq, delta, price, commission, partial, totals = fill
+        self._joinable.pop(tag, None)  # later changes go after this fill
         self._writes.append(  # the fill and the status change (a fill stored before: the status)
             self.store.fill_write(
                 tag,
