@@ -10,7 +10,7 @@ wall clock (``MIXBOT_REPLAY_EPOCH``), so every bot gets each bar at the same ins
 20 get a bar in the same minute", once per bar. By default bot i replays the i-th trading
 day from ``--day`` (like 20 bots on 20 instruments: their orders fall on different bars);
 ``--same-day`` gives every bot the same day, so all 20 also decide, fill and write their
-orders on the same bars (the store's single writer is then the bottleneck).
+orders on the same bars (their CPU on 2 cores and the store's single writer then bound the latency).
 
 Phases:
 1. start: `mixbot serve` spawns the bots; they load data, warm up and wait for the epoch;
