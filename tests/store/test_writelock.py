@@ -160,31 +160,3 @@ def test_the_store_engine_uses_it(tmp_path: Path) -> None:
         assert isinstance(c.connection.dbapi_connection, WriteLockedConnection)
     assert lock_path(path).exists()
     engine.dispose()
-
-
-def test_the_main_threads_bounded_blocking_wait_leaves_sigalrm_as_it_was(db: Path) -> None:
-    """The main thread waits in a blocking flock ended by a SIGALRM deadline; afterwards the
-    signal's handler and timer are back to their defaults. A process that uses SIGALRM
-    itself is left alone: its writers poll (and still honour the wait)."""
-    import signal
-
-    fd = os.open(lock_path(db), os.O_RDWR)
-    fcntl.flock(fd, fcntl.LOCK_EX)  # a stuck holder
-    try:
-        con = _connect(db, 0.05)
-        con.execute("UPDATE t SET v = 8")  # blocks 0.05 s, then goes ahead
-        con.commit()
-        assert signal.getsignal(signal.SIGALRM) == signal.SIG_DFL
-        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
-        fired: list[int] = []
-        old = signal.signal(signal.SIGALRM, lambda n, f: fired.append(n))
-        try:
-            con.execute("UPDATE t SET v = 9")  # SIGALRM is taken: polls 0.05 s instead
-            con.commit()
-            assert signal.getsignal(signal.SIGALRM) is not signal.SIG_DFL and fired == []
-        finally:
-            signal.signal(signal.SIGALRM, old)
-        con.close()
-    finally:
-        os.close(fd)
-    assert sqlite3.connect(db).execute("SELECT v FROM t").fetchone() == (9,)

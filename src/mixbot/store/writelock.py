@@ -12,17 +12,13 @@ This module puts a file lock (``flock(2)`` on ``<database>.writelock``, next to 
 database file) in front of SQLite's lock. A connection takes it just before its
 transaction's first write statement (where SQLite itself would take the write lock: the
 ``sqlite3`` module begins a transaction implicitly there) and gives it back right after
-``COMMIT`` or ``ROLLBACK``. A waiting engine (main) thread blocks in ``flock`` and the
-kernel wakes it at the release: no CPU is spent waiting, which matters when 20 bots on 2
-cores write the same bar (polling cost each of them 1.5 ms of CPU per fill bar in
-``benchmarks/supervisor.py --same-day``). Other threads poll with steps of 0.1 ms growing
-to 1 ms. Either way the next writer starts within a millisecond of the last commit.
+``COMMIT`` or ``ROLLBACK``. Waiters poll the file lock with steps of 0.1 ms growing to
+1 ms, so the next writer starts within a millisecond of the last commit.
 
 Safety:
 - the lock is released by the kernel when a process dies (``kill -9`` included), so it can
   never be left behind;
-- the wait is bounded by the connection's ``busy_timeout`` (a ``SIGALRM`` timer ends a
-  blocking wait; a process that uses SIGALRM itself polls instead); past it (a stuck writer) the
+- the wait is bounded by the connection's ``busy_timeout``; past it (a stuck writer) the
   statement goes ahead without the file lock and SQLite's own busy handling applies as
   before (``database is locked`` after the timeout): never worse than without this module;
 - a thread already holding the file lock through another connection does not wait for it
@@ -35,7 +31,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import signal
 import sqlite3
 import threading
 import time
@@ -104,19 +99,22 @@ class WriteLockedConnection(sqlite3.Connection):
         return self.cursor().execute(sql, parameters)
 
     def acquire(self) -> None:
-        """Take the file lock, waiting at most ``wait_s`` (then go ahead without it: a stuck
-        writer; SQLite's busy timeout applies). The main thread blocks in ``flock`` (no CPU
-        while it waits, woken by the kernel at the release) with a ``SIGALRM`` deadline;
-        other threads, or a process whose ``SIGALRM`` is in use, poll in steps of 0.1 ms
-        growing to 1 ms."""
+        """Take the file lock: poll with 0.1 ms steps growing to 1 ms, at most ``wait_s``."""
         if getattr(_held, "count", 0):
             return  # this thread holds it through another connection: SQLite's rules apply
         if self._fd < 0:
             self._fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        if not _try_lock(self._fd):
-            wait = _block if _can_block() else _poll
-            if not wait(self._fd, self.wait_s):
-                return  # a stuck writer: go ahead, SQLite's busy timeout applies
+        deadline = time.monotonic() + self.wait_s
+        step = 0.0001
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return  # a stuck writer: go ahead, SQLite's busy timeout applies
+                time.sleep(step)
+                step = min(step * 2, 0.001)
         self.holding = True
         _held.count = getattr(_held, "count", 0) + 1
 
@@ -152,61 +150,6 @@ class WriteLockedConnection(sqlite3.Connection):
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
-
-
-class _Deadline(Exception):
-    """Raised by the SIGALRM handler of :func:`_block` when the wait is over."""
-
-
-def _on_alarm(_signum: int, _frame: Any) -> None:
-    raise _Deadline
-
-
-def _try_lock(fd: int) -> bool:
-    """Take the lock on ``fd`` if it is free; True when held (also when held already)."""
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-
-
-def _can_block() -> bool:
-    """The calling thread may wait in a blocking ``flock`` with a ``SIGALRM`` deadline: it
-    is the main thread (signals are handled there only) and nothing else uses SIGALRM."""
-    return (
-        threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None)
-        and signal.getitimer(signal.ITIMER_REAL)[0] == 0.0
-    )
-
-
-def _block(fd: int, wait_s: float) -> bool:
-    """Wait in ``flock(LOCK_EX)`` for at most ``wait_s`` seconds; True when the lock is held."""
-    signal.signal(signal.SIGALRM, _on_alarm)
-    try:
-        signal.setitimer(signal.ITIMER_REAL, max(wait_s, 0.001))
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        got = True
-    except _Deadline:
-        # (the alarm may also strike just after flock returned: then the lock is held)
-        got = _try_lock(fd)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    return got
-
-
-def _poll(fd: int, wait_s: float) -> bool:
-    """Poll for the lock in steps of 0.1 ms growing to 1 ms, at most ``wait_s`` seconds."""
-    deadline = time.monotonic() + wait_s
-    step = 0.0001
-    while not _try_lock(fd):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(step)
-        step = min(step * 2, 0.001)
-    return True
 
 
 def connection_factory(db_file: Path, wait_s: float) -> type[WriteLockedConnection]:
