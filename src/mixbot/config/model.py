@@ -6,6 +6,7 @@ max_exposure are fractions (0.1 = 10 %); money in INR; times HH:MM in market.tim
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,7 @@ class MarketConfig:
     session_close_min: int
     no_new_entry_after_min: int | None
     square_off_at_min: int | None
+    holidays: tuple[dt.date, ...] = ()  # market.holidays: extra exchange holidays, sorted
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,7 @@ def build(effective: dict[str, Any], source_file: Path) -> BotConfig:
             _hhmm(m["session_close"]) or 0,
             _hhmm(m.get("no_new_entry_after")),
             _hhmm(m.get("square_off_at")),
+            tuple(sorted(dt.date.fromisoformat(d) for d in m.get("holidays") or ())),
         ),
         logging=LoggingConfig(
             lg["level"],

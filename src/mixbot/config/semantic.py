@@ -6,6 +6,7 @@ meets a value of the wrong type skips it (the schema step already reported it).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -239,6 +240,7 @@ def _market(c: _Ctx) -> Iterator[Problem]:
                 f"unknown time zone {tz!r}",
                 "use an IANA name such as Asia/Kolkata",
             )
+    yield from _holidays(c, m.get("holidays"))
     o, cl = _minutes(m.get("session_open")), _minutes(m.get("session_close"))
     if o is not None and cl is not None and o >= cl:
         yield c.problem(("market", "session_close"), "session_close must be after session_open")
@@ -263,6 +265,26 @@ def _market(c: _Ctx) -> Iterator[Problem]:
             "no_new_entry_after is later than square_off_at: entries could open after the square-off",
             severity="warning",
         )
+
+
+def _holidays(c: _Ctx, days: Any) -> Iterator[Problem]:
+    """market.holidays: real dates; a weekend date is a warning (it is no trading day anyway)."""
+    if not isinstance(days, list):
+        return
+    for i, d in enumerate(days):
+        if not isinstance(d, str):
+            continue
+        try:
+            day = dt.date.fromisoformat(d)
+        except ValueError:
+            yield c.problem(("market", "holidays", i), f"{d!r} is not a date", "write YYYY-MM-DD")
+            continue
+        if day.weekday() >= 5:
+            yield c.problem(
+                ("market", "holidays", i),
+                f"{d} is a {day:%A}: weekends are never trading days, no need to list it",
+                severity="warning",
+            )
 
 
 def _sizes(c: _Ctx) -> Iterator[Problem]:

@@ -6,8 +6,13 @@ is curated from NSE circulars, 1996 onwards); the profile's own special sessions
 
 Coverage guard: outside the years the calendar has holidays for, ``pandas_market_calendars``
 treats every weekday as a trading day. :class:`ExchangeCalendar` refuses such dates with
-:class:`CalendarCoverageError` (the message says to upgrade the package) instead of
-answering wrongly.
+:class:`CalendarCoverageError` (the message says to upgrade the package, or to list the
+year's holidays in the config's ``market.holidays``) instead of answering wrongly.
+
+``market.holidays`` (:attr:`MarketProfile.holidays`): the exchange's holiday circular for
+a year comes out weeks before a package release lists it. Dates given there are holidays
+on top of the calendar's, and a year with at least one of them counts as known (the user
+has listed that year's holidays): its weekdays minus those dates are regular sessions.
 
 Times: sessions carry aware UTC datetimes; days are exchange-local dates.
 """
@@ -75,17 +80,19 @@ class ExchangeCalendar:
         self._cal = _pmc_calendar(profile.calendar)
         years = sorted({int(str(h)[:4]) for h in self._cal.holidays().holidays})
         self.first_year, self.last_year = years[0], years[-1]
+        self._listed = {d.year for d in profile.holidays}  # years market.holidays covers
         self._years: dict[int, dict[dt.date, Session]] = {}
 
     def check(self, day: dt.date) -> None:
         """Raise :class:`CalendarCoverageError` when ``day`` is outside the known years."""
-        if self.first_year <= day.year <= self.last_year:
+        if self.first_year <= day.year <= self.last_year or day.year in self._listed:
             return
         raise CalendarCoverageError(
             f"{day.isoformat()} is outside the {self.profile.name} holiday calendar "
             f"(pandas_market_calendars {_package_version()} knows {self.first_year}-"
             f"{self.last_year}); past it every weekday would count as a trading day. "
-            "Upgrade it once a release lists that year's exchange holidays "
+            f"List {day.year}'s holidays from the exchange's circular in the bot config's "
+            "market.holidays, or upgrade once a release has them "
             "(pip install -U pandas_market_calendars, then update its pin in requirements.txt)"
         )
 
@@ -103,7 +110,9 @@ class ExchangeCalendar:
             regular = lo == p.session_open and lc == p.session_close
             d = day.date()
             out[d] = Session(d, op, cl, "regular" if regular else "special")
-        for s in p.special_sessions:
+        for h in p.holidays:
+            out.pop(h, None)
+        for s in p.special_sessions:  # after the holidays: a Muhurat session is on one
             if s.day.year == year:
                 op = dt.datetime.combine(s.day, s.open, zone).astimezone(dt.UTC)
                 cl = dt.datetime.combine(s.day, s.close, zone).astimezone(dt.UTC)

@@ -88,6 +88,9 @@ class MarketProfile:
         trading_days_per_year: annualisation factor of daily returns (NSE: 252).
         currency: ISO 4217 code of prices and cash (``"INR"``).
         quantity: how order quantities are counted.
+        holidays: extra exchange holidays (exchange-local dates) from the bot config's
+            ``market.holidays``: for years the calendar does not know yet; a year with one
+            of them counts as known (see :mod:`mixbot.market.calendar`).
     """
 
     name: str
@@ -100,6 +103,7 @@ class MarketProfile:
     trading_days_per_year: float
     currency: str
     quantity: QuantityModel
+    holidays: tuple[dt.date, ...] = ()
 
     @property
     def session_open_min(self) -> int:

@@ -8,6 +8,7 @@ A bot's profile is derived from its config's ``market.exchange`` (no new config 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -104,5 +105,8 @@ def profile_for_exchange(exchange: str) -> MarketProfile:
 
 
 def profile_for(cfg: Any) -> MarketProfile:
-    """The profile of a :class:`~mixbot.config.model.BotConfig` (from ``market.exchange``)."""
-    return profile_for_exchange(cfg.market.exchange)
+    """The profile of a :class:`~mixbot.config.model.BotConfig`: from ``market.exchange``,
+    with the config's ``market.holidays`` added."""
+    p = profile_for_exchange(cfg.market.exchange)
+    extra = tuple(getattr(cfg.market, "holidays", ()))
+    return dataclasses.replace(p, holidays=extra) if extra else p
