@@ -224,10 +224,12 @@ def test_older_schema_is_migrated_forward(tmp_path: Path) -> None:
 
     s = Store(url_of(db), "old_bot", "paper")
     try:
-        assert current_revision(s.engine) == head_revision() == "0003"
+        assert current_revision(s.engine) == head_revision() == "0004"
         with s.engine.connect() as conn:
             cols = {c["name"] for c in inspect(conn).get_columns("bots")}
+            tables = set(inspect(conn).get_table_names())
         assert "last_heartbeat" in cols
+        assert {"outbox", "consumer_cursors", "notifications"} <= tables
         row = s.bot_row()
         assert row["status"] == "finished" and row["config_hash"] == "h0"
         assert row["last_heartbeat"] is None

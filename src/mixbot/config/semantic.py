@@ -324,20 +324,8 @@ def _secrets(c: _Ctx) -> Iterator[Problem]:
             continue
         seen.append(venue)
         needs += [n for n in venue.secrets(btype, source) if n not in needs]
-    if _get(c.doc, "notifications", "enabled") is True:
-        if _get(c.doc, "notifications", "telegram", "enabled") is True:
-            needs.append(
-                (
-                    ("notifications", "telegram", "bot_token"),
-                    "the Telegram bot token from @BotFather",
-                )
-            )
-            needs.append(
-                (("notifications", "telegram", "chat_id"), "the Telegram chat id to send to")
-            )
-        if _get(c.doc, "notifications", "email", "enabled") is True:
-            for f in ("smtp_host", "smtp_user", "smtp_password"):
-                needs.append((("notifications", "email", f), f"the email {f.replace('_', ' ')}"))
+    # A bot's notification channels take their credentials from the host settings
+    # (config/mixbot.json, checked by `mixbot validate` on that file), not from the bot.
     for parts, what in needs:
         ref = _get(c.doc, *parts)
         if not isinstance(ref, str):

@@ -1,14 +1,16 @@
 """Host settings (``config/mixbot.json``): their JSON Schema, validation and typed form.
 
 ``mixbot validate`` recognises a settings file (named ``mixbot.json``, or with a
-``supervisor`` / ``web`` section and none of a bot config's sections) and validates it
-against ``settings.schema.json`` with the same ``file:line:col`` problems as a bot config.
+``supervisor`` / ``web`` / ``telegram`` / ``email`` / ``notifications`` section and none of a
+bot config's sections) and validates it against ``settings.schema.json`` with the same
+``file:line:col`` problems as a bot config; an enabled channel whose ``${VAR}`` secrets are
+not set is an error naming the variable (never its value).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -43,12 +45,14 @@ def is_settings_file(path: str | Path) -> bool:
     return (
         isinstance(doc, dict)
         and not any(k in doc for k in bot_keys)
-        and any(k in doc for k in ("supervisor", "web"))
+        and any(k in doc for k in ("supervisor", "web", "telegram", "email", "notifications"))
     )
 
 
-def validate_settings_file(path: str | Path) -> Report:
-    """Validate a settings file; every problem as ``mixbot validate`` reports them."""
+def validate_settings_file(path: str | Path, env: dict[str, str] | None = None) -> Report:
+    """Validate a settings file; every problem as ``mixbot validate`` reports them.
+
+    ``env`` replaces os.environ (plus ``.env``) for the ``${VAR}`` checks (tests)."""
     from mixbot.config.schema import fill_defaults
     from mixbot.config.source import read_source
     from mixbot.config.validate import _schema_problems
@@ -59,7 +63,41 @@ def validate_settings_file(path: str | Path) -> Report:
     report = Report(str(path), problems + _schema_problems(src.doc, settings_schema(), src))
     if isinstance(src.doc, dict):
         report.effective = fill_defaults(src.doc, settings_schema())
+        if report.ok:
+            report.problems += list(_channel_problems(src, report.effective, env))
     return report
+
+
+def _channel_problems(src: Any, eff: dict[str, Any], env: dict[str, str] | None) -> Any:
+    """An enabled channel: its ``${VAR}`` references must be set; email needs recipients."""
+    from mixbot.config.problems import Problem, json_path
+    from mixbot.config.secrets import load_dotenv_once, resolve
+
+    if env is None:
+        load_dotenv_once()
+
+    def problem(parts: tuple[str | int, ...], message: str, hint: str = "") -> Problem:
+        line, col = src.locate(parts)
+        return Problem(src.file, json_path(parts), message, line, col, hint)
+
+    fields = {"telegram": ("bot_token",), "email": ("smtp_host", "smtp_user", "smtp_password")}
+    for section, names in fields.items():
+        sec = eff.get(section) or {}
+        if not sec.get("enabled"):
+            continue
+        for name in names:
+            value = sec.get(name)
+            if not isinstance(value, str):
+                continue
+            for var in resolve(value, env)[1]:
+                yield problem(
+                    (section, name),
+                    f"environment variable {var} is not set ({section}.{name})",
+                    f"export {var}=... or put it in a git-ignored .env file",
+                )
+    email = eff.get("email") or {}
+    if email.get("enabled") and not email.get("to"):
+        yield problem(("email",), "email is enabled but has no recipients", 'add "to": [...]')
 
 
 @dataclass(frozen=True)
@@ -75,14 +113,74 @@ class SupervisorSettings:
 
 
 @dataclass(frozen=True)
+class TelegramUser:
+    """One Telegram user of the host: numeric user id and role (``viewer``/``operator``)."""
+
+    id: int
+    role: str = "viewer"
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    """The ``telegram`` section. ``bot_token`` stays a ``${VAR}`` reference: resolve it with
+    :func:`mixbot.config.secrets.resolve` where it is used, never log it."""
+
+    enabled: bool = False
+    bot_token: str = "${TELEGRAM_BOT_TOKEN}"
+    users: tuple[TelegramUser, ...] = ()
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """The ``email`` section (``smtp_password`` a ``${VAR}`` reference or None; times are
+    exchange-local HH:MM)."""
+
+    enabled: bool = False
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    security: str = "starttls"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    sender: str = "mixbot@localhost"
+    to: tuple[str, ...] = ()
+    daily_summary_at: str = "16:00"
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """The ``notifications`` section: retries of the notification outbox (seconds, hours)."""
+
+    give_up_after_hours: float = 24.0
+    retry_base_s: float = 2.0
+    retry_max_s: float = 300.0
+
+
+@dataclass(frozen=True)
 class Settings:
-    """Typed host settings; ``notifications`` and ``web`` stay raw dicts until their
-    features read them."""
+    """Typed host settings; ``web`` stays a raw dict until its feature reads it."""
 
     file: str | None
     supervisor: SupervisorSettings
-    notifications: dict[str, Any]
-    web: dict[str, Any]
+    notifications: DeliverySettings = field(default_factory=DeliverySettings)
+    web: dict[str, Any] = field(default_factory=dict)
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    email: EmailSettings = field(default_factory=EmailSettings)
+
+
+def _typed(path: str, eff: dict[str, Any]) -> Settings:
+    tg = dict(eff.get("telegram", {}))
+    users = tuple(TelegramUser(int(u["id"]), u.get("role", "viewer")) for u in tg.pop("users", []))
+    em = dict(eff.get("email", {}))
+    em["sender"] = em.pop("from", EmailSettings.sender)
+    em["to"] = tuple(em.get("to", ()))
+    return Settings(
+        path,
+        SupervisorSettings(**eff.get("supervisor", {})),
+        DeliverySettings(**eff.get("notifications", {})),
+        dict(eff.get("web", {})),
+        TelegramSettings(users=users, **tg),
+        EmailSettings(**em),
+    )
 
 
 def load_settings(path: str | Path | None) -> Settings:
@@ -94,7 +192,7 @@ def load_settings(path: str | Path | None) -> Settings:
     """
     if path is None:
         if not DEFAULT_SETTINGS.exists():
-            return Settings(None, SupervisorSettings(), {}, {})
+            return Settings(None, SupervisorSettings())
         path = DEFAULT_SETTINGS
     if not Path(path).exists():
         raise ConfigError(f"{path}: settings file not found (see `mixbot serve --help`)")
@@ -102,10 +200,4 @@ def load_settings(path: str | Path | None) -> Settings:
     if not report.ok or report.effective is None:
         lines = "\n".join(p.render() for p in report.errors)
         raise ConfigError(f"{path}: invalid settings ({len(report.errors)} error(s)):\n{lines}")
-    eff = report.effective
-    return Settings(
-        str(path),
-        SupervisorSettings(**eff.get("supervisor", {})),
-        dict(eff.get("notifications", {})),
-        dict(eff.get("web", {})),
-    )
+    return _typed(str(path), report.effective)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -205,4 +206,32 @@ control_commands = Table(
     Column("taken_at", DateTime, nullable=True),
     Column("done_at", DateTime, nullable=True),
     Column("result", Text, nullable=True),
+)
+
+# ---------------------------------------------------------------- notifications (revision 0004)
+#: The notification outbox: one row per (bus event, channel, destination), rendered and
+#: committed before it is sent, marked sent after. ``key`` (``<outbox seq>:<channel>:<dest>``)
+#: is unique, so routing an event twice (a restart) adds nothing. Delivery retries at
+#: ``next_at`` until ``sent_at`` is set or the row is older than the give-up age
+#: (``gave_up_at``).
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("event_seq", Integer, nullable=False),
+    Column("bot_id", String(64), nullable=False, index=True),
+    Column("channel", String(16), nullable=False),  # telegram | email
+    Column("dest", String(400), nullable=False),  # chat id, or comma-joined addresses
+    Column("event_type", String(32), nullable=False),
+    Column("silent", Boolean, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("next_at", DateTime, nullable=False, index=True),
+    Column("attempts", Integer, nullable=False),
+    Column("sent_at", DateTime, nullable=True),
+    Column("gave_up_at", DateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
 )

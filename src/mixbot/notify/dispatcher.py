@@ -1,0 +1,206 @@
+"""The notification dispatcher: bus events -> notification outbox -> Telegram / email.
+
+:class:`Notifier` works on one database (one store URL; ``mixbot serve`` runs one per
+distinct URL of its bots, in one background thread, :class:`NotifierThread`):
+
+1. **route**: read the bus events after the cursor ``notify``; for each event of a bot it
+   serves, render one message per destination its rules name, and commit the messages
+   together with the cursor (:meth:`NotificationQueue.enqueue`): queued exactly once.
+2. **send**: take the due rows (one at a time per destination, in event order) and hand
+   each to its channel's sender; on success mark it sent; on failure wait and retry.
+
+Retries: exponential backoff with full jitter, ``uniform(0, min(retry_max_s, retry_base_s *
+2**attempt))`` seconds (M. Brooker, "Exponential Backoff And Jitter", AWS Architecture Blog,
+2015), or the server's ``retry_after`` when it gave one (Telegram's HTTP 429). A message
+older than ``give_up_after_hours`` is dropped with an ``error`` log line. Sending runs on
+this thread only, never on a bot's: a dead server slows no bar.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import threading
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from mixbot.clock import SYSTEM_CLOCK, Clock
+from mixbot.config.settings import DeliverySettings
+from mixbot.notify.channel import DeliveryError, Sender
+from mixbot.notify.render import render
+from mixbot.notify.rules import BotRules
+from mixbot.store.notifications import NotificationQueue, Outgoing
+from mixbot.store.outbox import EventLog
+
+log = logging.getLogger("mixbot.notify")
+
+#: The router's cursor name in ``consumer_cursors``.
+CONSUMER = "notify"
+
+
+class Notifier:
+    """Routes and sends the notifications of one database.
+
+    Args:
+        events: the database's event log.
+        rules: bot id -> its :class:`~mixbot.notify.rules.BotRules` (other bots' events are
+            passed over).
+        senders: channel name -> sender; a channel without one keeps its rows queued.
+        delivery: retry settings.
+        zone: display time zone of times in messages (the bots' market zone).
+        clock: time source (tests pass a ManualClock); ``rng``: jitter source.
+    """
+
+    def __init__(
+        self,
+        events: EventLog,
+        rules: dict[str, BotRules],
+        senders: dict[str, Sender],
+        delivery: DeliverySettings | None = None,
+        zone: ZoneInfo | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.events = events
+        self.queue = NotificationQueue(events)
+        self.rules = rules
+        self.senders = senders
+        self.delivery = delivery or DeliverySettings()
+        self.zone = zone
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._cursor: int | None = None
+
+    def now(self) -> dt.datetime:
+        """The clock's time, naive UTC."""
+        return dt.datetime.fromtimestamp(self.clock.time(), dt.UTC).replace(tzinfo=None)
+
+    def route(self, limit: int = 500) -> int:
+        """Queue the messages of up to ``limit`` new bus events; returns how many were queued
+        (the cursor moves past every event read, routed or not)."""
+        if self._cursor is None:
+            self._cursor = self.events.cursor(CONSUMER)
+        rows = self.events.read(self._cursor, limit)
+        if not rows:
+            return 0
+        out: list[Outgoing] = []
+        for ev in rows:
+            rules = self.rules.get(ev["bot_id"])
+            if rules is None:
+                continue
+            routes = rules.routes(ev["type"])
+            if not routes:
+                continue
+            msg = render(ev["type"], ev["payload"], ev["bot_id"], self.zone)
+            for r in routes:
+                out.append(
+                    Outgoing(
+                        ev["seq"],
+                        ev["bot_id"],
+                        ev["type"],
+                        r.channel,
+                        r.dest,
+                        r.silent,
+                        msg.subject,
+                        msg.text,
+                        msg.html,
+                    )
+                )
+        n = self.queue.enqueue(CONSUMER, rows[-1]["seq"], out, self.now())
+        self._cursor = rows[-1]["seq"]
+        return n
+
+    def _delay(self, attempts: int, retry_after: float | None) -> float:
+        if retry_after is not None and retry_after >= 0:
+            return float(retry_after)
+        d = self.delivery
+        return self.rng.uniform(0.0, min(d.retry_max_s, d.retry_base_s * 2.0**attempts))
+
+    def send_due(self, limit: int = 50) -> int:
+        """Send the due rows; returns how many were delivered."""
+        sent = 0
+        now = self.now()
+        give_up = dt.timedelta(hours=self.delivery.give_up_after_hours)
+        for row in self.queue.due(now, limit=limit):
+            sender = self.senders.get(row["channel"])
+            if sender is None:
+                continue
+            if now - row["created_at"] > give_up:
+                why = row["last_error"] or "never sent"
+                self.queue.give_up(row["id"], why, now)
+                log.error(
+                    "notification %s (%s %s of bot %s) dropped after %d tries over %.0f h: %s",
+                    row["key"],
+                    row["channel"],
+                    row["event_type"],
+                    row["bot_id"],
+                    row["attempts"],
+                    self.delivery.give_up_after_hours,
+                    why,
+                )
+                continue
+            try:
+                sender.send(row)
+            except DeliveryError as exc:
+                wait = self._delay(row["attempts"], exc.retry_after)
+                self.queue.mark_failed(row["id"], str(exc), now + dt.timedelta(seconds=wait))
+                log.warning(
+                    "notification %s (%s) not delivered (try %d): %s; next try in %.1f s",
+                    row["key"],
+                    row["channel"],
+                    row["attempts"] + 1,
+                    exc,
+                    wait,
+                )
+                continue
+            self.queue.mark_sent(row["id"], self.now())
+            sent += 1
+        return sent
+
+    def pump(self) -> int:
+        """Route, then send: one round; returns how many messages were queued or sent."""
+        return self.route() + self.send_due()
+
+
+class NotifierThread(threading.Thread):
+    """Runs :meth:`Notifier.pump` for each notifier until :meth:`stop`, waiting
+    ``idle_s`` between rounds that did nothing; errors are logged, never raised.
+
+    Args:
+        notifiers: one per database.
+        clock: time source of the waits.
+        on_error: called with each exception (default: logged).
+    """
+
+    def __init__(
+        self,
+        notifiers: list[Notifier],
+        idle_s: float = 0.5,
+        clock: Clock = SYSTEM_CLOCK,
+        on_error: Callable[[BaseException], Any] | None = None,
+    ) -> None:
+        super().__init__(name="mixbot-notify", daemon=True)
+        self.notifiers = notifiers
+        self.idle_s = idle_s
+        self.clock = clock
+        self.on_error = on_error or (lambda e: log.error("notifications: %s", e))
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            busy = 0
+            for n in self.notifiers:
+                try:
+                    busy += n.pump()
+                except Exception as exc:  # noqa: BLE001 - one bad round never ends delivery
+                    self.on_error(exc)
+            if not busy and self.clock.wait(self._stop_event, self.idle_s):
+                break
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the thread to end after its current round and wait up to ``timeout`` s."""
+        self._stop_event.set()
+        if self.is_alive():
+            self.join(timeout)

@@ -1,0 +1,187 @@
+"""The notification outbox: rendered messages committed before they are sent.
+
+A router reads the event bus (:class:`~mixbot.store.outbox.EventLog`) after its cursor and,
+in ONE transaction, adds a row per (event, channel, destination) and advances its cursor:
+an event is queued exactly once, also across a ``kill -9``. A sender takes due rows
+(``sent_at`` and ``gave_up_at`` empty, ``next_at`` reached), sends them in ``id`` order and
+marks each sent, or records the failure and the next try. Times are naive UTC (the store's
+convention).
+
+Delivery is at-least-once: a process killed after the server accepted a message but before
+its ``sent_at`` committed sends it again on restart (no chat or mail protocol can take an
+idempotency key; the email's ``Message-ID`` is the row's key, so mail clients fold a repeat).
+The window is one network round trip.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, insert, select, update
+
+from mixbot.store import models as m
+from mixbot.store.db import _translate
+from mixbot.store.outbox import EventLog
+
+_N = m.notifications.c
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to queue.
+
+    Attributes:
+        event_seq: the bus event's ``seq``; bot_id, event_type: from the event.
+        channel: ``"telegram"`` or ``"email"``; dest: a chat id, or comma-joined addresses.
+        silent: Telegram ``disable_notification`` (no sound).
+        subject, text, html: the rendered message (plain text and its HTML form).
+    """
+
+    event_seq: int
+    bot_id: str
+    event_type: str
+    channel: str
+    dest: str
+    silent: bool
+    subject: str
+    text: str
+    html: str
+
+    @property
+    def key(self) -> str:
+        """The idempotency key: ``<seq>:<channel>:<dest>``."""
+        return f"{self.event_seq}:{self.channel}:{self.dest}"
+
+
+class NotificationQueue:
+    """The ``notifications`` table of one database.
+
+    Args:
+        log: the database's event log (its engine is used; cursors live there too).
+    """
+
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+        self.engine: Engine = log.engine
+
+    def _guard(self, fn: Any) -> Any:
+        try:
+            return fn()
+        except Exception as exc:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            if isinstance(exc, SQLAlchemyError):
+                raise _translate(exc, self.log.url) from None
+            raise
+
+    def enqueue(
+        self, consumer: str, upto_seq: int, rows: Iterable[Outgoing], now: dt.datetime
+    ) -> int:
+        """Queue ``rows`` and move ``consumer``'s cursor to ``upto_seq`` in one transaction.
+        Rows whose key is queued already are skipped. Returns how many were added."""
+        items = list(rows)
+
+        def go() -> int:
+            with self.engine.begin() as c:
+                keys = [o.key for o in items]
+                seen = set()
+                if keys:
+                    seen = set(c.execute(select(_N.key).where(_N.key.in_(keys))).scalars())
+                fresh = [o for o in items if o.key not in seen]
+                for o in fresh:
+                    c.execute(
+                        insert(m.notifications).values(
+                            key=o.key,
+                            event_seq=o.event_seq,
+                            bot_id=o.bot_id,
+                            channel=o.channel,
+                            dest=o.dest,
+                            event_type=o.event_type,
+                            silent=o.silent,
+                            subject=o.subject,
+                            text=o.text,
+                            html=o.html,
+                            created_at=now,
+                            next_at=now,
+                            attempts=0,
+                        )
+                    )
+                self.log.advance(consumer, upto_seq, c)
+                return len(fresh)
+
+        return int(self._guard(go))
+
+    def due(
+        self, now: dt.datetime, channel: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Unsent rows whose ``next_at`` <= ``now``, oldest first (dicts of the columns).
+
+        Per destination, a row waits while an older row of it is still unsent, so that one
+        chat or mailbox gets its messages in event order."""
+
+        def go() -> list[dict[str, Any]]:
+            q = select(m.notifications).where(_N.sent_at.is_(None), _N.gave_up_at.is_(None))
+            if channel is not None:
+                q = q.where(_N.channel == channel)
+            with self.engine.connect() as c:
+                rows = [dict(r) for r in c.execute(q.order_by(_N.id).limit(limit * 20)).mappings()]
+            out: list[dict[str, Any]] = []
+            blocked: set[tuple[str, str]] = set()
+            for r in rows:
+                where = (r["channel"], r["dest"])
+                if where in blocked:
+                    continue
+                if r["next_at"] > now:
+                    blocked.add(where)  # an older message to this destination waits: keep order
+                    continue
+                out.append(r)
+                blocked.add(where)  # one at a time per destination
+                if len(out) >= limit:
+                    break
+            return out
+
+        return list(self._guard(go))
+
+    def mark_sent(self, row_id: int, now: dt.datetime) -> None:
+        """Record that the server accepted row ``row_id``."""
+        self._set(row_id, sent_at=now, attempts=_N.attempts + 1)
+
+    def mark_failed(self, row_id: int, error: str, next_at: dt.datetime) -> None:
+        """Record a failed try (``error`` must hold no secret) and when to try again."""
+        self._set(row_id, last_error=error[:500], next_at=next_at, attempts=_N.attempts + 1)
+
+    def give_up(self, row_id: int, error: str, now: dt.datetime) -> None:
+        """Stop trying row ``row_id`` (too old)."""
+        self._set(row_id, last_error=error[:500], gave_up_at=now)
+
+    def _set(self, row_id: int, **values: Any) -> None:
+        def go() -> None:
+            with self.engine.begin() as c:
+                c.execute(update(m.notifications).where(_N.id == row_id).values(**values))
+
+        self._guard(go)
+
+    def rows(self, bot_id: str | None = None) -> list[dict[str, Any]]:
+        """Every row (optionally of one bot), in ``id`` order: for status and tests."""
+
+        def go() -> list[dict[str, Any]]:
+            q = select(m.notifications)
+            if bot_id is not None:
+                q = q.where(_N.bot_id == bot_id)
+            with self.engine.connect() as c:
+                return [dict(r) for r in c.execute(q.order_by(_N.id)).mappings()]
+
+        return list(self._guard(go))
+
+    def pending(self) -> int:
+        """How many rows are neither sent nor given up."""
+
+        def go() -> int:
+            with self.engine.connect() as c:
+                q = select(func.count()).where(and_(_N.sent_at.is_(None), _N.gave_up_at.is_(None)))
+                return int(c.execute(q.select_from(m.notifications)).scalar() or 0)
+
+        return int(self._guard(go))

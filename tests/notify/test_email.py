@@ -1,0 +1,170 @@
+"""Email alerts from the notification outbox, sent by real ``smtplib`` to a local aiosmtpd
+server with STARTTLS and AUTH; a replayed session's trades on real BANKNIFTY data."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import random
+from pathlib import Path
+
+import pytest
+from tests.notify.smtp_peer import PASSWORD, USER, SmtpPeer
+
+from mixbot.clock import ManualClock
+from mixbot.config.load import load_config
+from mixbot.config.settings import EmailSettings, Settings, SupervisorSettings
+from mixbot.notify.dispatcher import Notifier
+from mixbot.notify.email import EmailSender
+from mixbot.notify.rules import BotRules
+from mixbot.paths import REPO_ROOT
+from mixbot.store.crashtest import run_bot
+from mixbot.store.outbox import EventLog
+from mixbot.store.repository import Store
+
+BOT = "mail1"
+
+
+@pytest.fixture()
+def peer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    server = SmtpPeer(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file))  # trust the test CA only
+    monkeypatch.setenv("SMTP_USER", USER)
+    monkeypatch.setenv("SMTP_PASSWORD", PASSWORD)
+    server.start()
+    yield server
+    server.stop()
+
+
+def _settings(port: int) -> Settings:
+    email = EmailSettings(
+        enabled=True,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        security="starttls",
+        smtp_user="${SMTP_USER}",
+        smtp_password="${SMTP_PASSWORD}",
+        sender="bots@example.test",
+        to=("me@example.test", "ops@example.test"),
+    )
+    return Settings(None, SupervisorSettings(), email=email)
+
+
+@pytest.fixture()
+def session(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
+    """A replayed 1-minute BANKNIFTY session (two trading days) with email alerts on."""
+    doc = json.loads((REPO_ROOT / "config" / "trading" / "0003.json").read_text())
+    doc["bot_id"] = BOT
+    doc["data"].update(path=str(data_dir / "nse_1min" / "BANKNIFTY_F1_2019H1.txt"), to="2019-01-04")
+    doc["notifications"] = {
+        "enabled": True,
+        "email": {"enabled": True, "notify_on": ["trade_entry", "trade_exit", "error"]},
+    }
+    cfg = tmp_path / f"{BOT}.json"
+    cfg.write_text(json.dumps(doc))
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    monkeypatch.chdir(tmp_path)
+    assert run_bot(cfg, url, fresh=True, cwd=tmp_path) == 0
+    return cfg, url
+
+
+def _notifier(cfg: Path, url: str, settings: Settings, clock: ManualClock) -> Notifier:
+    bot = load_config(cfg)
+    rules = {bot.bot_id: BotRules(bot.notifications, settings)}
+    senders = {"email": EmailSender(settings.email)}
+    return Notifier(EventLog(url), rules, senders, clock=clock, rng=random.Random(7))
+
+
+def _drain(n: Notifier, clock: ManualClock, rounds: int = 500) -> None:
+    for _ in range(rounds):
+        if not n.pump() and not n.queue.pending():
+            return
+        clock.advance(1.0)
+    raise AssertionError(f"{n.queue.pending()} notifications still pending")
+
+
+def test_every_trade_arrives_once_in_order(session: tuple[Path, str], peer: SmtpPeer) -> None:
+    cfg, url = session
+    trades = Store(url, BOT, "paper").trades()
+    assert len(trades) >= 2, "the replayed session must trade for this test to mean anything"
+    clock = ManualClock(start=1_546_000_000.0)
+    n = _notifier(cfg, url, _settings(peer.port), clock)
+    _drain(n, clock)
+    subjects = [r.message["Subject"] for r in peer.received]
+    kinds = ["entry" if ": entry " in s else "exit" for s in subjects]
+    assert kinds == ["entry", "exit"] * len(trades)  # each trade: its entry, then its exit
+    for t, (entry, exit_) in zip(trades, zip(peer.received[::2], peer.received[1::2])):
+        assert entry.tls and entry.authenticated
+        assert entry.rcpt_tos == ["me@example.test", "ops@example.test"]
+        text = entry.message.get_body(("plain",)).get_content()
+        assert t["symbol"] in text and f"{t['entry_price']:,.2f}" in text
+        assert f"qty: {t['qty']:,.0f}" in text
+        out = exit_.message.get_body(("plain",)).get_content()
+        assert f"net PnL: INR {t['pnl_net']:,.2f}" in out
+        assert f"exit: INR {t['exit_price']:,.2f}" in out
+        html = exit_.message.get_body(("html",)).get_content()
+        assert "<pre>" in html and t["symbol"] in html
+    ids = [r.message["Message-ID"] for r in peer.received]
+    assert len(set(ids)) == len(ids)
+    n.route()  # routing again (a restart re-reads nothing new) queues nothing
+    assert n.pump() == 0 and len(peer.received) == 2 * len(trades)
+
+
+def test_server_down_then_back_delivers_everything_once_in_order(
+    session: tuple[Path, str], peer: SmtpPeer, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg, url = session
+    expected = 2 * len(Store(url, BOT, "paper").trades())
+    peer.stop()  # the server is down
+    clock = ManualClock(start=1_546_000_000.0)
+    n = _notifier(cfg, url, _settings(peer.port), clock)
+    with caplog.at_level(logging.WARNING, logger="mixbot.notify"):
+        for _ in range(10):  # ten tries over simulated time: all fail, nothing lost
+            n.pump()
+            clock.advance(30.0)
+    assert n.queue.pending() == expected and peer.received == []
+    first = n.queue.rows()[0]
+    assert first["attempts"] >= 2 and "ConnectionRefused" in first["last_error"]
+    later = [r for r in n.queue.rows()[1:] if r["dest"] == first["dest"]]
+    assert all(r["attempts"] == 0 for r in later)  # queued behind the first: order kept
+    assert PASSWORD not in caplog.text
+    peer.start()
+    _drain(n, clock)
+    subjects = [r.message["Subject"] for r in peer.received]
+    assert len(subjects) == expected
+    assert subjects == [r["subject"] for r in n.queue.rows()]  # event order
+
+
+def test_wrong_password_is_reported_without_the_secret(
+    session: tuple[Path, str], peer: SmtpPeer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg, url = session
+    monkeypatch.setenv("SMTP_PASSWORD", "wrong-" + PASSWORD)
+    clock = ManualClock(start=1_546_000_000.0)
+    n = _notifier(cfg, url, _settings(peer.port), clock)
+    n.pump()
+    row = n.queue.rows()[0]
+    assert row["sent_at"] is None and row["last_error"].startswith("SMTP 535")
+    assert PASSWORD not in row["last_error"]
+
+
+def test_a_message_too_old_is_given_up_with_an_error_line(
+    session: tuple[Path, str], peer: SmtpPeer, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg, url = session
+    peer.stop()
+    clock = ManualClock(start=1_546_000_000.0)
+    s = _settings(peer.port)
+    s = dataclasses.replace(
+        s, notifications=dataclasses.replace(s.notifications, give_up_after_hours=1)
+    )
+    n = _notifier(cfg, url, s, clock)
+    n.delivery = s.notifications
+    n.pump()
+    clock.advance(3601.0)
+    with caplog.at_level(logging.ERROR, logger="mixbot.notify"):
+        n.pump()
+    first = n.queue.rows()[0]
+    assert first["gave_up_at"] is not None and first["sent_at"] is None
+    assert "dropped after" in caplog.text and "ConnectionRefused" in caplog.text
