@@ -4,12 +4,12 @@ server with STARTTLS and AUTH; a replayed session's trades on real BANKNIFTY dat
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import random
 from pathlib import Path
 
 import pytest
+from tests.notify.conftest import BOT
 from tests.notify.smtp_peer import PASSWORD, USER, SmtpPeer
 
 from mixbot.clock import ManualClock
@@ -18,12 +18,8 @@ from mixbot.config.settings import EmailSettings, Settings, SupervisorSettings
 from mixbot.notify.dispatcher import Notifier
 from mixbot.notify.email import EmailSender
 from mixbot.notify.rules import BotRules
-from mixbot.paths import REPO_ROOT
-from mixbot.store.crashtest import run_bot
 from mixbot.store.outbox import EventLog
 from mixbot.store.repository import Store
-
-BOT = "mail1"
 
 
 @pytest.fixture()
@@ -52,28 +48,22 @@ def _settings(port: int) -> Settings:
 
 
 @pytest.fixture()
-def session(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
-    """A replayed 1-minute BANKNIFTY session (two trading days) with email alerts on."""
-    doc = json.loads((REPO_ROOT / "config" / "trading" / "0003.json").read_text())
-    doc["bot_id"] = BOT
-    doc["data"].update(path=str(data_dir / "nse_1min" / "BANKNIFTY_F1_2019H1.txt"), to="2019-01-04")
-    doc["notifications"] = {
-        "enabled": True,
-        "email": {"enabled": True, "notify_on": ["trade_entry", "trade_exit", "error"]},
-    }
-    cfg = tmp_path / f"{BOT}.json"
-    cfg.write_text(json.dumps(doc))
-    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
-    monkeypatch.chdir(tmp_path)
-    assert run_bot(cfg, url, fresh=True, cwd=tmp_path) == 0
-    return cfg, url
+def session(replay) -> tuple[Path, str]:  # noqa: ANN001
+    return replay(
+        {
+            "enabled": True,
+            "email": {"enabled": True, "notify_on": ["trade_entry", "trade_exit", "error"]},
+        }
+    )
 
 
 def _notifier(cfg: Path, url: str, settings: Settings, clock: ManualClock) -> Notifier:
     bot = load_config(cfg)
     rules = {bot.bot_id: BotRules(bot.notifications, settings)}
     senders = {"email": EmailSender(settings.email)}
-    return Notifier(EventLog(url), rules, senders, clock=clock, rng=random.Random(7))
+    return Notifier(
+        EventLog(url), rules, senders, clock=clock, rng=random.Random(7), from_start=True
+    )
 
 
 def _drain(n: Notifier, clock: ManualClock, rounds: int = 500) -> None:

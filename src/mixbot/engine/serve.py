@@ -39,7 +39,16 @@ examples:
 
 settings (--settings FILE, default config/mixbot.json when present; `mixbot validate` checks it):
   {"supervisor": {"restart_backoff_s": 1, "restart_backoff_max_s": 60, "max_failures": 5,
-                  "failure_window_minutes": 10, "hang_after_s": 60, "stop_timeout_s": 10}}
+                  "failure_window_minutes": 10, "hang_after_s": 60, "stop_timeout_s": 10},
+   "telegram": {"enabled": true, "bot_token": "${TELEGRAM_BOT_TOKEN}",
+                "users": [{"id": 111, "role": "operator"}]},
+   "email": {"enabled": true, "smtp_host": "smtp.example.com", "smtp_port": 587,
+             "security": "starttls", "smtp_user": "${SMTP_USER}",
+             "smtp_password": "${SMTP_PASSWORD}", "from": "bots@example.com",
+             "to": ["me@example.com"]}}
+  Alerts: each bot's notifications section says which events it sends (notify_on); they
+  are queued in its store and delivered from this process (MIXBOT_TELEGRAM_API: another
+  Bot API server). See README "Notifications".
 """
 
 
@@ -92,9 +101,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     sup = Supervisor(refs, settings.supervisor, svc, fresh=args.fresh, on_change=say)
+    from mixbot.notify.host import start_notifications
+
+    notifier = start_notifications(refs, settings, svc)
     try:
         code = sup.run(until_done=not args.forever)
     finally:
+        if notifier is not None:
+            notifier.stop()
         svc.close()
     for c in sup.children:
         extra = f": {c.reason}" if c.reason else ""

@@ -24,7 +24,6 @@ import random
 import threading
 from collections.abc import Callable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from mixbot.clock import SYSTEM_CLOCK, Clock
 from mixbot.config.settings import DeliverySettings
@@ -49,8 +48,10 @@ class Notifier:
             passed over).
         senders: channel name -> sender; a channel without one keeps its rows queued.
         delivery: retry settings.
-        zone: display time zone of times in messages (the bots' market zone).
         clock: time source (tests pass a ManualClock); ``rng``: jitter source.
+        from_start: a database without a ``notify`` cursor yet is routed from its first
+            event (True) or from now (False, the default: enabling notifications does not
+            send the alerts of every earlier session).
     """
 
     def __init__(
@@ -59,16 +60,16 @@ class Notifier:
         rules: dict[str, BotRules],
         senders: dict[str, Sender],
         delivery: DeliverySettings | None = None,
-        zone: ZoneInfo | None = None,
         clock: Clock = SYSTEM_CLOCK,
         rng: random.Random | None = None,
+        from_start: bool = False,
     ) -> None:
         self.events = events
         self.queue = NotificationQueue(events)
         self.rules = rules
         self.senders = senders
         self.delivery = delivery or DeliverySettings()
-        self.zone = zone
+        self.from_start = from_start
         self.clock = clock
         self.rng = rng or random.Random()
         self._cursor: int | None = None
@@ -81,7 +82,7 @@ class Notifier:
         """Queue the messages of up to ``limit`` new bus events; returns how many were queued
         (the cursor moves past every event read, routed or not)."""
         if self._cursor is None:
-            self._cursor = self.events.cursor(CONSUMER)
+            self._cursor = self._start()
         rows = self.events.read(self._cursor, limit)
         if not rows:
             return 0
@@ -93,7 +94,7 @@ class Notifier:
             routes = rules.routes(ev["type"])
             if not routes:
                 continue
-            msg = render(ev["type"], ev["payload"], ev["bot_id"], self.zone)
+            msg = render(ev["type"], ev["payload"], ev["bot_id"], rules.zone)
             for r in routes:
                 out.append(
                     Outgoing(
@@ -111,6 +112,16 @@ class Notifier:
         n = self.queue.enqueue(CONSUMER, rows[-1]["seq"], out, self.now())
         self._cursor = rows[-1]["seq"]
         return n
+
+    def _start(self) -> int:
+        """The cursor to route from: the stored one; for a new consumer 0 or the newest event."""
+        stored = self.events.cursor(CONSUMER)
+        if stored or self.from_start:
+            return stored
+        last = self.events.last_seq()
+        if last:
+            self.queue.enqueue(CONSUMER, last, (), self.now())
+        return last
 
     def _delay(self, attempts: int, retry_after: float | None) -> float:
         if retry_after is not None and retry_after >= 0:
@@ -166,7 +177,8 @@ class Notifier:
 
 class NotifierThread(threading.Thread):
     """Runs :meth:`Notifier.pump` for each notifier until :meth:`stop`, waiting
-    ``idle_s`` between rounds that did nothing; errors are logged, never raised.
+    ``idle_s`` between rounds that did nothing, then for up to ``drain_s`` s while rounds
+    still deliver; errors are logged, never raised.
 
     Args:
         notifiers: one per database.
@@ -178,29 +190,38 @@ class NotifierThread(threading.Thread):
         self,
         notifiers: list[Notifier],
         idle_s: float = 0.5,
+        drain_s: float = 5.0,
         clock: Clock = SYSTEM_CLOCK,
         on_error: Callable[[BaseException], Any] | None = None,
     ) -> None:
         super().__init__(name="mixbot-notify", daemon=True)
         self.notifiers = notifiers
         self.idle_s = idle_s
+        self.drain_s = drain_s
         self.clock = clock
         self.on_error = on_error or (lambda e: log.error("notifications: %s", e))
         self._stop_event = threading.Event()
 
+    def _round(self) -> int:
+        busy = 0
+        for n in self.notifiers:
+            try:
+                busy += n.pump()
+            except Exception as exc:  # noqa: BLE001 - one bad round never ends delivery
+                self.on_error(exc)
+        return busy
+
     def run(self) -> None:
         while not self._stop_event.is_set():
-            busy = 0
-            for n in self.notifiers:
-                try:
-                    busy += n.pump()
-                except Exception as exc:  # noqa: BLE001 - one bad round never ends delivery
-                    self.on_error(exc)
-            if not busy and self.clock.wait(self._stop_event, self.idle_s):
+            if not self._round() and self.clock.wait(self._stop_event, self.idle_s):
                 break
+        deadline = self.clock.monotonic() + self.drain_s
+        while self.clock.monotonic() < deadline and self._round():
+            pass  # last alerts (bot_stopped...) out before the host exits; the rest stay queued
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Ask the thread to end after its current round and wait up to ``timeout`` s."""
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the thread: it sends what is due for up to ``drain_s`` seconds more (what it
+        cannot send stays queued for the next start), waiting up to ``timeout`` s."""
         self._stop_event.set()
         if self.is_alive():
             self.join(timeout)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from mixbot.bus.events import EVENT_TYPES
 from mixbot.config.settings import Settings
@@ -58,9 +59,13 @@ class BotRules:
     Args:
         notifications: the bot config's effective ``notifications`` section (a dict).
         settings: the host settings.
+        zone: the bot's market time zone (times in its messages are shown in it).
     """
 
-    def __init__(self, notifications: dict[str, Any], settings: Settings) -> None:
+    def __init__(
+        self, notifications: dict[str, Any], settings: Settings, zone: ZoneInfo | None = None
+    ) -> None:
+        self.zone = zone
         self.modes: dict[str, dict[str, str]] = {}
         on = bool(notifications.get("enabled"))
         for channel in CHANNELS:
@@ -82,3 +87,10 @@ class BotRules:
         if self.modes.get("email", {}).get(event_type, "off") != "off" and self.mail_to:
             out.append(Route("email", self.mail_to, False))
         return out
+
+
+def rules_for(cfg: Any, settings: Settings) -> BotRules:
+    """The :class:`BotRules` of a :class:`~mixbot.config.model.BotConfig`."""
+    from mixbot.market.registry import profile_for
+
+    return BotRules(cfg.notifications, settings, profile_for(cfg).zone)
