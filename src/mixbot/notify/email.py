@@ -16,12 +16,18 @@ from __future__ import annotations
 import smtplib
 import ssl
 from email.message import EmailMessage
+from email.policy import SMTP as _SMTP_POLICY
 from email.utils import formatdate
 from typing import Any
 
 from mixbot.config.secrets import resolve
 from mixbot.config.settings import EmailSettings
 from mixbot.notify.channel import DeliveryError, scrub
+
+
+#: CRLF line ends; headers folded only past RFC 5322's 998-character line limit (the
+#: default 78 folds a long subject at its start, and readers then show a leading space).
+_POLICY = _SMTP_POLICY.clone(max_line_length=998)
 
 
 class EmailSender:
@@ -50,7 +56,7 @@ class EmailSender:
 
     def message(self, row: dict[str, Any]) -> EmailMessage:
         """The email of one notification row."""
-        msg = EmailMessage()
+        msg = EmailMessage(policy=_POLICY)
         msg["From"] = self.settings.sender
         msg["To"] = row["dest"]
         msg["Subject"] = row["subject"]
