@@ -24,7 +24,6 @@ from mixbot.config.secrets import resolve
 from mixbot.config.settings import EmailSettings
 from mixbot.notify.channel import DeliveryError, scrub
 
-
 #: CRLF line ends; headers folded only past RFC 5322's 998-character line limit (the
 #: default 78 folds a long subject at its start, and readers then show a leading space).
 _POLICY = _SMTP_POLICY.clone(max_line_length=998)
