@@ -171,3 +171,37 @@ class BotApiServer:
         if "photo" in p:
             msg["photo"] = [{"file_id": "f1", "file_unique_id": "u1", "width": 1, "height": 1}]
         return msg
+
+
+def command_update(user_id: int, text: str, chat_id: int | None = None) -> dict[str, Any]:
+    """A ``message`` update as Telegram sends a command: text with a ``bot_command`` entity."""
+    chat = user_id if chat_id is None else chat_id
+    cmd_len = len(text.split()[0]) if text.startswith("/") else 0
+    msg: dict[str, Any] = {
+        "message_id": 10_000 + user_id % 1000,
+        "date": int(time.time()),
+        "chat": {"id": chat, "type": "private", "first_name": "u"},
+        "from": {"id": user_id, "is_bot": False, "first_name": "u"},
+        "text": text,
+    }
+    if cmd_len:
+        msg["entities"] = [{"type": "bot_command", "offset": 0, "length": cmd_len}]
+    return {"message": msg}
+
+
+def button_update(user_id: int, data: str, message_id: int = 1) -> dict[str, Any]:
+    """A ``callback_query`` update: ``user_id`` pressed the inline button ``data``."""
+    return {
+        "callback_query": {
+            "id": f"cb{message_id}{user_id}",
+            "from": {"id": user_id, "is_bot": False, "first_name": "u"},
+            "chat_instance": "ci",
+            "data": data,
+            "message": {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": {"id": user_id, "type": "private", "first_name": "u"},
+                "text": "?",
+            },
+        }
+    }

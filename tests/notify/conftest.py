@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.notify.bot_api import TOKEN, BotApiServer
 
 from mixbot.paths import REPO_ROOT
 from mixbot.store.crashtest import run_bot
@@ -38,3 +39,13 @@ def replay(
         return cfg, url
 
     return go
+
+
+@pytest.fixture()
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[BotApiServer]:
+    """The local Bot API server, with MIXBOT_TELEGRAM_API and TELEGRAM_BOT_TOKEN set for it."""
+    server = BotApiServer()
+    monkeypatch.setenv("MIXBOT_TELEGRAM_API", server.start())
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    yield server
+    server.stop()

@@ -113,3 +113,61 @@ def test_serve_delivers_each_trade_once_by_telegram_and_email(
     for p in logs:
         text = p.read_text(errors="replace")
         assert TOKEN not in text and PASSWORD not in text, p
+
+
+def test_serve_answers_status_from_an_operator_and_refuses_a_stranger(
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    peers: tuple[BotApiServer, SmtpPeer],
+) -> None:
+    import signal
+    import time
+
+    from tests.notify.bot_api import command_update
+
+    api, smtp = peers
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIXBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'store.sqlite'}")
+    cfg = make_config(data_dir, tmp_path / "bots", "tg2", "2019-01-02")
+    settings = _settings(tmp_path / "mixbot.json", smtp.port)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mixbot",
+            "serve",
+            "--forever",
+            "--settings",
+            str(settings),
+            str(cfg),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ),
+    )
+    try:
+        deadline = time.monotonic() + HANG_GUARD_S
+
+        def replies(chat: int) -> list[str]:
+            return [str(c.params["text"]) for c in api.sent() if int(c.params["chat_id"]) == chat]
+
+        while not api.sent("setMyCommands"):
+            assert proc.poll() is None and time.monotonic() < deadline, "poller never started"
+            time.sleep(0.02)
+        api.push_update(command_update(999, "/status"))
+        api.push_update(command_update(111, "/status"))
+        while len(replies(111)) < 1 or len(replies(999)) < 1:
+            assert proc.poll() is None and time.monotonic() < deadline, "no answer"
+            time.sleep(0.02)
+        assert replies(999) == ["Not authorised."]
+        (status,) = replies(111)
+        assert status.startswith("<b>tg2</b> <i>paper</i>")
+        assert "status" in status and "cash" in status
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=HANG_GUARD_S)
+    assert proc.returncode == 0, out
+    audit = (tmp_path / "logs" / "audit" / "telegram.jsonl").read_text().splitlines()
+    assert [json.loads(a)["outcome"] for a in audit] == ["refused: not authorised", "ok"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,15 +21,6 @@ from mixbot.store.outbox import EventLog
 from mixbot.store.repository import Store
 
 USERS = (TelegramUser(111, "operator"), TelegramUser(222, "viewer"))
-
-
-@pytest.fixture()
-def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[BotApiServer]:
-    server = BotApiServer()
-    monkeypatch.setenv("MIXBOT_TELEGRAM_API", server.start())
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
-    yield server
-    server.stop()
 
 
 @pytest.fixture()

@@ -101,14 +101,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     sup = Supervisor(refs, settings.supervisor, svc, fresh=args.fresh, on_change=say)
-    from mixbot.notify.host import start_notifications
+    from mixbot.notify.host import start_commands, start_notifications
 
     notifier = start_notifications(refs, settings, svc)
+    poller = start_commands(refs, settings, svc)
     try:
         code = sup.run(until_done=not args.forever)
     finally:
-        if notifier is not None:
-            notifier.stop()
+        for worker in (poller, notifier):
+            if worker is not None:
+                worker.stop()
         svc.close()
     for c in sup.children:
         extra = f": {c.reason}" if c.reason else ""

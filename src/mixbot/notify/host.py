@@ -1,5 +1,6 @@
 """Notifications of a ``mixbot serve`` host: one :class:`~mixbot.notify.dispatcher.Notifier`
-per distinct database of its bots, all pumped by one :class:`NotifierThread`."""
+per distinct database of its bots, all pumped by one :class:`NotifierThread`, and the one
+Telegram poller answering commands (:mod:`mixbot.notify.poller`)."""
 
 from __future__ import annotations
 
@@ -62,3 +63,17 @@ def start_notifications(
     thread = NotifierThread(notifiers)
     thread.start()
     return thread
+
+
+def start_commands(refs: list[Any], settings: Settings, service: Any) -> Any:
+    """Start the host's Telegram poller (commands for the bots ``refs``); None when Telegram
+    is off in the settings or it has no users."""
+    if not (settings.telegram.enabled and settings.telegram.users):
+        return None
+    from mixbot.notify.commands import CommandCenter
+    from mixbot.notify.poller import TelegramPoller
+
+    users = {u.id: u.role for u in settings.telegram.users}
+    poller = TelegramPoller(settings.telegram, CommandCenter(service, list(refs), users))
+    poller.start()
+    return poller

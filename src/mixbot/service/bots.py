@@ -253,23 +253,27 @@ class BotService:
             cid, ref.bot_id, command, row.get("taken_at") is not None, row.get("result")
         )
 
-    def stop(self, path: str | Path, wait_s: float = 0.0) -> CommandResult:
+    def stop(self, path: str | Path, wait_s: float = 0.0, source: str = "cli") -> CommandResult:
         """Stop the bot after its current bar."""
-        return self.send(path, "stop", wait_s=wait_s)
+        return self.send(path, "stop", source=source, wait_s=wait_s)
 
-    def pause(self, path: str | Path, wait_s: float = 0.0) -> CommandResult:
+    def pause(self, path: str | Path, wait_s: float = 0.0, source: str = "cli") -> CommandResult:
         """No new entries until :meth:`resume`; exits, stops and targets still run."""
-        return self.send(path, "pause", wait_s=wait_s)
+        return self.send(path, "pause", source=source, wait_s=wait_s)
 
-    def resume(self, path: str | Path, wait_s: float = 0.0) -> CommandResult:
+    def resume(self, path: str | Path, wait_s: float = 0.0, source: str = "cli") -> CommandResult:
         """Undo :meth:`pause`."""
-        return self.send(path, "resume", wait_s=wait_s)
+        return self.send(path, "resume", source=source, wait_s=wait_s)
 
-    def force_exit(self, path: str | Path, wait_s: float = 0.0) -> CommandResult:
+    def force_exit(
+        self, path: str | Path, wait_s: float = 0.0, source: str = "cli"
+    ) -> CommandResult:
         """Square off the bot's position at market on its next bar (the bot keeps running)."""
-        return self.send(path, "force_exit", wait_s=wait_s)
+        return self.send(path, "force_exit", source=source, wait_s=wait_s)
 
-    def panic(self, path: str | Path, reason: str = "panic", wait_s: float = 0.0) -> CommandResult:
+    def panic(
+        self, path: str | Path, reason: str = "panic", wait_s: float = 0.0, source: str = "cli"
+    ) -> CommandResult:
         """Square off and halt the bot.
 
         A paper bot (its orders live in its process) is sent the ``panic`` command. A bot on a
@@ -284,7 +288,7 @@ class BotService:
         """
         ref = self.ref(path)
         if ref.mode != "live":
-            return self.send(path, "panic", {"reason": reason}, wait_s=wait_s)
+            return self.send(path, "panic", {"reason": reason}, source=source, wait_s=wait_s)
         from mixbot.venues.panic import run_panic
 
         problems: list[str] = []
@@ -303,9 +307,9 @@ class BotService:
         result = "ok" if code == 0 else "problems: " + "; ".join(p.strip() for p in problems)
         return CommandResult(-1, ref.bot_id, "panic", True, result)
 
-    def start(self, path: str | Path) -> CommandResult:
+    def start(self, path: str | Path, source: str = "cli") -> CommandResult:
         """Ask the supervisor (``mixbot serve``) to start the bot's process."""
-        return self.send(path, "start", source="cli")
+        return self.send(path, "start", source=source)
 
     # ------------------------------------------------------------------ configs
     def read_config(self, path: str | Path) -> str:
