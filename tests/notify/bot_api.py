@@ -26,11 +26,13 @@ BOT_USER = {"id": 123456, "is_bot": True, "first_name": "mixbot", "username": "m
 
 @dataclass
 class Call:
-    """One request: method name, its parameters (JSON-decoded) and when it came (monotonic)."""
+    """One request: method name, its parameters (JSON-decoded) and when it came
+    (``at``: monotonic seconds; ``wall``: epoch seconds)."""
 
     method: str
     params: dict[str, Any]
     at: float
+    wall: float = 0.0
 
 
 @dataclass
@@ -44,6 +46,7 @@ class BotApiServer:
     _update_id: int = 1000
     _message_id: int = 1
     down: bool = False  # every request answers 502 while set
+    stall_s: float = 0.0  # every request waits this long before it is answered (a stalled server)
 
     def __post_init__(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -119,6 +122,8 @@ class BotApiServer:
             )
         method = request.match_info["method"]
         params = await self._params(request)
+        if self.stall_s > 0:
+            await asyncio.sleep(self.stall_s)
         with self._lock:
             fault = self._faults.pop(0) if self._faults else None
         if self.down or (fault is not None and fault[0] >= 500):
@@ -132,7 +137,7 @@ class BotApiServer:
             }
             return web.json_response(body, status=429)
         result = await self._result(method, params)
-        self.calls.append(Call(method, params, time.monotonic()))
+        self.calls.append(Call(method, params, time.monotonic(), time.time()))
         return web.json_response({"ok": True, "result": result})
 
     async def _result(self, method: str, p: dict[str, Any]) -> Any:

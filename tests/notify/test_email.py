@@ -158,3 +158,37 @@ def test_a_message_too_old_is_given_up_with_an_error_line(
     first = n.queue.rows()[0]
     assert first["gave_up_at"] is not None and first["sent_at"] is None
     assert "dropped after" in caplog.text and "ConnectionRefused" in caplog.text
+
+
+def test_an_error_storm_sends_one_email_then_one_batch(
+    session: tuple[Path, str], peer: SmtpPeer
+) -> None:
+    """25 errors in 2 minutes: the first at once, the other 24 in one email 10 minutes after
+    the first, counted in its subject; trade alerts are not held up meanwhile."""
+    from mixbot.bus.events import make
+
+    cfg, url = session
+    clock = ManualClock(start=1_546_000_000.0)
+    n = _notifier(cfg, url, _settings(peer.port), clock)
+    _drain(n, clock)  # the session's trade alerts
+    before = len(peer.received)
+    log = n.events
+    for i in range(25):
+        log.emit(BOT, "paper", [make("error", message=f"feed timeout #{i}")])
+        n.pump()
+        clock.advance(5.0)
+    mails = peer.received[before:]
+    assert [m.message["Subject"] for m in mails] == [f"[{BOT} paper] error: feed timeout #0"]
+    log.emit(
+        BOT,
+        "paper",
+        [make("trade_entry", symbol="BANKNIFTY", side="long", qty=20, price=1.0, tag="x")],
+    )
+    n.pump()
+    assert "entry" in peer.received[-1].message["Subject"]  # not held behind the batch
+    clock.advance(600.0)
+    _drain(n, clock)
+    batch = peer.received[-1]
+    assert batch.message["Subject"] == f"[{BOT}] 24 error events in 10 min"
+    body = batch.message.get_body(("plain",)).get_content()
+    assert all(f"feed timeout #{i}" in body for i in range(1, 25))

@@ -13,7 +13,8 @@ Retries: exponential backoff with full jitter, ``uniform(0, min(retry_max_s, ret
 2**attempt))`` seconds (M. Brooker, "Exponential Backoff And Jitter", AWS Architecture Blog,
 2015), or the server's ``retry_after`` when it gave one (Telegram's HTTP 429). A message
 older than ``give_up_after_hours`` is dropped with an ``error`` log line. Sending runs on
-this thread only, never on a bot's: a dead server slows no bar.
+this thread only, never on a bot's: a dead server slows no bar. Error emails are batched
+(:data:`ERROR_BATCH_S`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ log = logging.getLogger("mixbot.notify")
 
 #: The router's cursor name in ``consumer_cursors``.
 CONSUMER = "notify"
+#: Error storms: at most one error email per bot per this many seconds; the errors in
+#: between are joined into the next one (which counts them in its subject).
+ERROR_BATCH_S = 600.0
 
 
 class Notifier:
@@ -96,6 +100,7 @@ class Notifier:
                 continue
             msg = render(ev["type"], ev["payload"], ev["bot_id"], rules.zone)
             for r in routes:
+                batch = ERROR_BATCH_S if (r.channel, ev["type"]) == ("email", "error") else None
                 out.append(
                     Outgoing(
                         ev["seq"],
@@ -107,6 +112,7 @@ class Notifier:
                         msg.subject,
                         msg.text,
                         msg.html,
+                        batch,
                     )
                 )
         n = self.queue.enqueue(CONSUMER, rows[-1]["seq"], out, self.now())

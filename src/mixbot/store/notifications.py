@@ -20,13 +20,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 
 from mixbot.store import models as m
 from mixbot.store.db import _translate
 from mixbot.store.outbox import EventLog
 
 _N = m.notifications.c
+#: Between two messages joined into one batch (plain text).
+BATCH_SEP = "\n\n----\n\n"
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class Outgoing:
         channel: ``"telegram"`` or ``"email"``; dest: a chat id, or comma-joined addresses.
         silent: Telegram ``disable_notification`` (no sound).
         subject, text, html: the rendered message (plain text and its HTML form).
+        batch_s: storm control: at most one message like it per this many seconds, the
+            rest joined into the next one (None: every message on its own).
     """
 
     event_seq: int
@@ -49,6 +53,7 @@ class Outgoing:
     subject: str
     text: str
     html: str
+    batch_s: float | None = None
 
     @property
     def key(self) -> str:
@@ -81,7 +86,8 @@ class NotificationQueue:
         self, consumer: str, upto_seq: int, rows: Iterable[Outgoing], now: dt.datetime
     ) -> int:
         """Queue ``rows`` and move ``consumer``'s cursor to ``upto_seq`` in one transaction.
-        Rows whose key is queued already are skipped. Returns how many were added."""
+        Rows whose key is queued already are skipped; a row with ``batch_s`` may join a
+        waiting batch (:meth:`_batched`). Returns how many were added or joined."""
         items = list(rows)
 
         def go() -> int:
@@ -92,6 +98,9 @@ class NotificationQueue:
                     seen = set(c.execute(select(_N.key).where(_N.key.in_(keys))).scalars())
                 fresh = [o for o in items if o.key not in seen]
                 for o in fresh:
+                    due = self._batched(c, o, now) if o.batch_s else now
+                    if due is None:
+                        continue  # joined the waiting batch
                     c.execute(
                         insert(m.notifications).values(
                             key=o.key,
@@ -105,7 +114,7 @@ class NotificationQueue:
                             text=o.text,
                             html=o.html,
                             created_at=now,
-                            next_at=now,
+                            next_at=due,
                             attempts=0,
                         )
                     )
@@ -114,13 +123,48 @@ class NotificationQueue:
 
         return int(self._guard(go))
 
+    def _batched(self, c: Connection, o: Outgoing, now: dt.datetime) -> dt.datetime | None:
+        """Storm control for ``o`` (``batch_s`` set): at most one message of its bot, channel,
+        destination and event type per ``batch_s`` seconds. Returns when to send it as a new
+        row (now, or when the window of the last one ends), or None when it was appended to
+        a batch that is still waiting (its subject then counts the messages)."""
+        last = (
+            c.execute(
+                select(m.notifications)
+                .where(_N.bot_id == o.bot_id, _N.channel == o.channel)
+                .where(_N.dest == o.dest, _N.event_type == o.event_type)
+                .order_by(_N.id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        window = float(o.batch_s or 0.0)
+        if last is None:
+            return now
+        window_end = last["created_at"] + dt.timedelta(seconds=window)
+        if last["sent_at"] is None and last["gave_up_at"] is None and last["next_at"] > now:
+            n = last["text"].count(BATCH_SEP) + 2
+            c.execute(
+                update(m.notifications)
+                .where(_N.id == last["id"])
+                .values(
+                    subject=f"[{o.bot_id}] {n} {o.event_type} events in {window / 60:.0f} min",
+                    text=last["text"] + BATCH_SEP + o.text,
+                    html=last["html"] + "<hr>" + o.html,
+                )
+            )
+            return None
+        return window_end if now < window_end else now
+
     def due(
         self, now: dt.datetime, channel: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
         """Unsent rows whose ``next_at`` <= ``now``, oldest first (dicts of the columns).
 
-        Per destination, a row waits while an older row of it is still unsent, so that one
-        chat or mailbox gets its messages in event order."""
+        Per destination, a row waits while an older row of it is still unsent after a failed
+        try, so that one chat or mailbox gets its messages in event order (a batch held back
+        by storm control does not hold up the rest)."""
 
         def go() -> list[dict[str, Any]]:
             q = select(m.notifications).where(_N.sent_at.is_(None), _N.gave_up_at.is_(None))
@@ -135,8 +179,9 @@ class NotificationQueue:
                 if where in blocked:
                     continue
                 if r["next_at"] > now:
-                    blocked.add(where)  # an older message to this destination waits: keep order
-                    continue
+                    if r["attempts"]:  # an older message failed and waits to retry: keep order
+                        blocked.add(where)
+                    continue  # (a batch held back by storm control blocks nothing)
                 out.append(r)
                 blocked.add(where)  # one at a time per destination
                 if len(out) >= limit:
