@@ -79,3 +79,32 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, float):
         return round(v, 6)
     return v
+
+
+def daily_summary(
+    day: dt.date, trades: list[dict[str, Any]], positions: list[str], halts: list[str]
+) -> Event:
+    """The ``daily_summary`` event of exchange date ``day`` (key ``daily_summary:<day>``: one
+    per bot and day, whoever writes it first, the bot at the end of its session day or the
+    host at ``daily_summary_at``).
+
+    ``trades``: the trades closed that day (dicts with ``pnl_gross``, ``charges``,
+    ``pnl_net`` in INR); ``positions``: open positions as ``"SYMBOL qty"``; ``halts``: halt
+    reasons. Payload: ``day``, ``trades``, ``wins``, ``win_rate`` (percent 0-100, None
+    without trades), ``pnl_gross``, ``charges``, ``realized_pnl`` (net), ``open_positions``,
+    ``halts``.
+    """
+    wins = sum(1 for t in trades if t["pnl_net"] > 0)
+    return make(
+        "daily_summary",
+        key=f"daily_summary:{day.isoformat()}",
+        day=day.isoformat(),
+        trades=len(trades),
+        wins=wins,
+        win_rate=round(100.0 * wins / len(trades), 1) if trades else None,
+        pnl_gross=round(sum(t["pnl_gross"] for t in trades), 2),
+        charges=round(sum(t["charges"] for t in trades), 2),
+        realized_pnl=round(sum(t["pnl_net"] for t in trades), 2),
+        open_positions=list(positions),
+        halts=list(halts),
+    )

@@ -7,7 +7,6 @@ layer gives them). Every value is HTML-escaped; tables are ``<pre>`` blocks.
 from __future__ import annotations
 
 import html
-import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -185,22 +184,12 @@ def _chart(c: CommandCenter, role: str, args: list[str], refs: list[Any]) -> lis
     curve = c.service.equity(ref.file)
     if not curve:
         return [_reply(f"{e(ref.bot_id)}: no equity curve yet")]
-    import matplotlib
+    from mixbot.notify.charts import equity_png
 
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(8, 4), dpi=100)
-    ax = fig.add_subplot()
-    ax.plot([p["bar_index"] for p in curve], [p["value"] for p in curve])
-    ax.set_title(f"{ref.bot_id}: equity (INR)")
-    ax.set_xlabel("bar")
-    ax.grid(alpha=0.3)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    png = equity_png(curve, f"{ref.bot_id}: equity (INR)")
     last = curve[-1]
     caption = f"<b>{e(ref.bot_id)}</b> equity {_money(last['value'])} INR at {e(str(last['time']))}"
-    return [_reply(caption, photo=buf.getvalue())]
+    return [_reply(caption, photo=png)]
 
 
 def _logs(c: CommandCenter, role: str, args: list[str], refs: list[Any]) -> list[Reply]:

@@ -188,6 +188,7 @@ class NotifierThread(threading.Thread):
 
     Args:
         notifiers: one per database.
+        tasks: called first in every round (each returns how many events it wrote).
         clock: time source of the waits.
         on_error: called with each exception (default: logged).
     """
@@ -195,6 +196,7 @@ class NotifierThread(threading.Thread):
     def __init__(
         self,
         notifiers: list[Notifier],
+        tasks: list[Callable[[], int]] | None = None,
         idle_s: float = 0.5,
         drain_s: float = 5.0,
         clock: Clock = SYSTEM_CLOCK,
@@ -202,6 +204,7 @@ class NotifierThread(threading.Thread):
     ) -> None:
         super().__init__(name="mixbot-notify", daemon=True)
         self.notifiers = notifiers
+        self.tasks = tasks or []
         self.idle_s = idle_s
         self.drain_s = drain_s
         self.clock = clock
@@ -210,6 +213,11 @@ class NotifierThread(threading.Thread):
 
     def _round(self) -> int:
         busy = 0
+        for task in self.tasks:  # scheduled events (the daily summary) first
+            try:
+                busy += task()
+            except Exception as exc:  # noqa: BLE001
+                self.on_error(exc)
         for n in self.notifiers:
             try:
                 busy += n.pump()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.policy import SMTP as _SMTP_POLICY
 from email.utils import formatdate
@@ -36,14 +37,21 @@ class EmailSender:
         settings: the host's ``email`` section; its ``${VAR}`` references are resolved from
             ``env`` (default: the environment) here, once.
         timeout_s: socket timeout of one SMTP session (seconds).
+        attachments: row -> list of (file name, PNG bytes) to attach (the daily summary's
+            equity curve); None: no attachments.
     """
 
     channel = "email"
 
     def __init__(
-        self, settings: EmailSettings, env: dict[str, str] | None = None, timeout_s: float = 20.0
+        self,
+        settings: EmailSettings,
+        env: dict[str, str] | None = None,
+        timeout_s: float = 20.0,
+        attachments: Callable[[dict[str, Any]], list[tuple[str, bytes]]] | None = None,
     ) -> None:
         self.settings = settings
+        self.attachments = attachments
         self.timeout_s = timeout_s
         self._host = resolve(settings.smtp_host, env)[0]
         self._user = resolve(settings.smtp_user, env)[0] if settings.smtp_user else None
@@ -62,10 +70,13 @@ class EmailSender:
         msg["Date"] = formatdate(usegmt=True)
         msg["Message-ID"] = f"<{row['key'].replace(':', '.')}.{row['bot_id']}@mixbot>"
         msg.set_content(row["text"])
-        body = row["html"].replace("\n", "<br>\n") if "<pre>" not in row["html"] else row["html"]
+        head, pre, rest = row["html"].partition("<pre>")  # line breaks outside the table
+        body = head.replace("\n", "<br>\n") + pre + rest
         msg.add_alternative(
             f'<html><body style="font-family: sans-serif">{body}</body></html>', subtype="html"
         )
+        for name, png in self.attachments(row) if self.attachments else ():
+            msg.add_attachment(png, maintype="image", subtype="png", filename=name)
         return msg
 
     def send(self, row: dict[str, Any]) -> None:

@@ -13,8 +13,34 @@ from mixbot.notify.dispatcher import Notifier, NotifierThread
 from mixbot.notify.rules import rules_for
 
 
-def senders_for(settings: Settings) -> dict[str, Sender]:
-    """The senders of the channels the host enables (``telegram``, ``email``).
+def summary_chart(service: Any, refs: Iterable[Any]) -> Any:
+    """An email-attachment callback: the equity curve of the day of a ``daily_summary`` row
+    (``equity-<bot>-<day>.png``), nothing for other rows."""
+    by_id = {r.bot_id: r for r in refs}
+
+    def attach(row: dict[str, Any]) -> list[tuple[str, bytes]]:
+        ref = by_id.get(row["bot_id"])
+        if row["event_type"] != "daily_summary" or ref is None:
+            return []
+        from mixbot.notify.charts import equity_png
+
+        ev = service.bus_events(ref.file, after=int(row["event_seq"]) - 1, limit=1)
+        day = str(ev[0]["payload"].get("day", "")) if ev else ""
+        curve = [p for p in service.equity(ref.file) if day and str(p["time"]).startswith(day)]
+        if not curve:
+            return []
+        return [
+            (f"equity-{ref.bot_id}-{day}.png", equity_png(curve, f"{ref.bot_id} {day}: equity"))
+        ]
+
+    return attach
+
+
+def senders_for(
+    settings: Settings, service: Any = None, refs: Iterable[Any] = ()
+) -> dict[str, Sender]:
+    """The senders of the channels the host enables (``telegram``, ``email``); with
+    ``service``, daily-summary emails carry the day's equity curve.
 
     Raises:
         ConfigError: an enabled channel's secret variable is not set.
@@ -27,7 +53,8 @@ def senders_for(settings: Settings) -> dict[str, Sender]:
     if settings.email.enabled:
         from mixbot.notify.email import EmailSender
 
-        out["email"] = EmailSender(settings.email)
+        charts = summary_chart(service, refs) if service is not None else None
+        out["email"] = EmailSender(settings.email, attachments=charts)
     return out
 
 
@@ -39,16 +66,21 @@ def start_notifications(
 
     ``service``: the :class:`~mixbot.service.bots.BotService` whose engines are shared.
     """
-    senders = senders_for(settings)
+    refs = list(refs)
+    senders = senders_for(settings, service, refs)
     if not senders:
         return None
     by_url: dict[str, dict[str, Any]] = {}
+    summarised = []
     for ref in refs:
         rules = rules_for(ref.cfg, settings)
         if rules.modes:
             by_url.setdefault(ref.url, {})[ref.bot_id] = rules
+        if rules.routes("daily_summary"):
+            summarised.append(ref)
     if not by_url:
         return None
+    from mixbot.notify.summary import DailySummaries
     from mixbot.store.outbox import EventLog
 
     notifiers = [
@@ -60,7 +92,8 @@ def start_notifications(
         )
         for url, rules in by_url.items()
     ]
-    thread = NotifierThread(notifiers)
+    daily = DailySummaries(service, summarised, settings.email.daily_summary_at)
+    thread = NotifierThread(notifiers, tasks=[daily.tick])
     thread.start()
     return thread
 

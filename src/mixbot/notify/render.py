@@ -104,8 +104,33 @@ _DETAILS: dict[str, tuple[tuple[str, str, str], ...]] = {
     ),
     "order_rejected": (("tag", "tag", "str"), ("status", "status", "str")),
     "order_partially_filled": (("tag", "tag", "str"),),
-    "daily_summary": (("trades", "trades", "num"), ("wins", "wins", "num")),
+    "daily_summary": (
+        ("trades", "trades", "num"),
+        ("wins", "wins", "num"),
+        ("win rate", "win_rate", "pct"),
+        ("gross PnL", "pnl_gross", "money"),
+        ("charges", "charges", "money"),
+        ("net PnL", "realized_pnl", "money"),
+        ("open", "open_positions", "list"),
+        ("halts", "halts", "list"),
+    ),
 }
+
+
+def _shown(v: Any, kind: str, zone: ZoneInfo | None) -> str:
+    """One payload value as text: ``money`` (INR), ``num``, ``pct`` (percent 0-100),
+    ``time`` (in ``zone``), ``list`` (comma-joined, ``none`` when empty) or as it is."""
+    if kind == "money":
+        return _money(v)
+    if kind == "num":
+        return _num(v)
+    if kind == "pct":
+        return f"{float(v):.1f} %"
+    if kind == "time":
+        return _time(v, zone)
+    if kind == "list":
+        return ", ".join(str(x) for x in v) or "none"
+    return str(v)
 
 
 def render(
@@ -117,17 +142,7 @@ def render(
     for label, name, kind in _DETAILS.get(event_type, ()):
         if payload.get(name) in (None, ""):
             continue
-        v = payload[name]
-        shown = (
-            _money(v)
-            if kind == "money"
-            else _num(v)
-            if kind == "num"
-            else _time(v, zone)
-            if kind == "time"
-            else str(v)
-        )
-        lines.append((label, shown))
+        lines.append((label, _shown(payload[name], kind, zone)))
     mode = payload.get("mode", "")
     head = f"[{bot_id}{' ' + mode if mode else ''}] {title}"
     text = "\n".join([head] + [f"{k}: {v}" for k, v in lines])

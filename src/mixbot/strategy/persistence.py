@@ -17,6 +17,7 @@ from typing import Any
 import backtrader as bt
 
 from mixbot.bus.events import FEED_STATES, Event, make
+from mixbot.bus.events import daily_summary as daily_summary_event
 from mixbot.orders.manager import EXEC_NAMES, EXEC_TYPES
 from mixbot.store.orders import StatusWrite
 from mixbot.store.outbox import utcnow
@@ -336,20 +337,19 @@ class Persistence(Recovery):
         self.store.commit([*self._take(), self.store.feed_state_write(state, events=events)])
 
     def daily_summary(self, day: dt.date) -> Event:
-        """The ``daily_summary`` event of market date ``day``: trades closed that day, their
-        net PnL (INR), wins, and the last equity value."""
+        """The ``daily_summary`` event of market date ``day``
+        (:func:`mixbot.bus.events.daily_summary`): trades closed that day, open positions
+        and halts as stored."""
         trades = [
             t for t in self.store.trades() if t["exit_time"] and self._day_of(t["exit_time"]) == day
         ]
-        pnl = sum(t["pnl_net"] for t in trades)
-        return make(
-            "daily_summary",
-            key=f"daily_summary:{day.isoformat()}",
-            day=day.isoformat(),
-            trades=len(trades),
-            wins=sum(1 for t in trades if t["pnl_net"] > 0),
-            realized_pnl=round(pnl, 2),
-        )
+        positions = [f"{p['symbol']} {p['qty']:g}" for p in self.store.positions() if p.get("qty")]
+        halts = [
+            str(e["message"])
+            for e in self.store.events("halt")
+            if e["bar_time"] is not None and self._day_of(e["bar_time"]) == day
+        ]
+        return daily_summary_event(day, trades, positions, halts)
 
     def flush(self) -> None:
         """Commit the writes noted since the last commit (one transaction; nothing when
