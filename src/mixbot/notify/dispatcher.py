@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import random
+import signal
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +37,16 @@ from mixbot.store.notifications import NotificationQueue, Outgoing
 from mixbot.store.outbox import EventLog
 
 log = logging.getLogger("mixbot.notify")
+
+#: Fault injection for the crash tests: ``MIXBOT_NOTIFY_CRASH_AT=routed`` SIGKILLs the
+#: process right after a routing transaction committed (messages queued, none sent);
+#: ``sent`` right after a server accepted a message, before it is marked sent.
+CRASH_ENV = "MIXBOT_NOTIFY_CRASH_AT"
+
+
+def _maybe_crash(stage: str) -> None:
+    if os.environ.get(CRASH_ENV) == stage:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 #: The router's cursor name in ``consumer_cursors``.
 CONSUMER = "notify"
@@ -117,6 +129,8 @@ class Notifier:
                 )
         n = self.queue.enqueue(CONSUMER, rows[-1]["seq"], out, self.now())
         self._cursor = rows[-1]["seq"]
+        if n:
+            _maybe_crash("routed")
         return n
 
     def _start(self) -> int:
@@ -172,6 +186,7 @@ class Notifier:
                     wait,
                 )
                 continue
+            _maybe_crash("sent")
             self.queue.mark_sent(row["id"], self.now())
             sent += 1
         return sent
