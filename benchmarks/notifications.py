@@ -154,7 +154,7 @@ def main() -> int:
         line = (
             f"{name:8} bar->checkpoint p50 {_pct(r['bar'], 50):.1f} / p99 {_pct(r['bar'], 99):.1f} ms "
             f"({len(r['bar'])} bars); bar->order p50 {_pct(r['order'], 50):.1f} / p99 {_pct(r['order'], 99):.1f} ms "
-            f"({len(r['order'])} orders); messages queued {r['queued'][0]:.0f}, delivered {r['delivered'][0]:.0f}"
+            f"({len(r['order'])} orders); messages queued {r['queued'][0]:.0f}, received by the server {r['delivered'][0]:.0f}"
         )
         if r["alert"]:
             line += f"; alert latency p50 {_pct(r['alert'], 50):.0f} / p99 {_pct(r['alert'], 99):.0f} ms"

@@ -93,6 +93,7 @@ class BotApiServer:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
+        self.stall_s = 0.0  # release held requests, so the server can shut down
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
             self._loop.call_soon_threadsafe(self._loop.stop)
@@ -122,8 +123,10 @@ class BotApiServer:
             )
         method = request.match_info["method"]
         params = await self._params(request)
-        if self.stall_s > 0:
-            await asyncio.sleep(self.stall_s)
+        held = 0.0
+        while held < self.stall_s:  # stalled; stop() ends it by setting stall_s to 0
+            await asyncio.sleep(0.05)
+            held += 0.05
         with self._lock:
             fault = self._faults.pop(0) if self._faults else None
         if self.down or (fault is not None and fault[0] >= 500):

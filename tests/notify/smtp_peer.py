@@ -44,7 +44,7 @@ class Handler:
                 list(envelope.rcpt_tos),
                 email.message_from_bytes(envelope.content, policy=email.policy.default),
                 bool(session.authenticated),
-                session.ssl is not None,
+                server.transport.get_extra_info("ssl_object") is not None,
             )
         )
         return "250 Message accepted for delivery"
@@ -73,7 +73,8 @@ class SmtpPeer:
     :attr:`ca_file`.
     """
 
-    def __init__(self, tmp: Path, port: int | None = None) -> None:
+    def __init__(self, tmp: Path, port: int | None = None, security: str = "starttls") -> None:
+        self.security = security  # starttls | ssl (implicit TLS) | none (no TLS, no AUTH)
         self.ca = trustme.CA()
         cert = self.ca.issue_cert("127.0.0.1", "localhost")
         self.ca_file = tmp / "smtp-ca.pem"
@@ -89,17 +90,31 @@ class SmtpPeer:
         return self.handler.received
 
     def start(self) -> None:
-        self._ctl = Controller(
-            self.handler,
-            hostname="127.0.0.1",
-            port=self.port,
-            tls_context=self.tls,
-            require_starttls=True,
-            authenticator=_authenticator,
-            auth_require_tls=True,
-            auth_required=True,
-            server_hostname="127.0.0.1",
-        )
+        if self.security == "none":
+            self._ctl = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        elif self.security == "ssl":
+            self._ctl = Controller(
+                self.handler,
+                hostname="127.0.0.1",
+                port=self.port,
+                ssl_context=self.tls,
+                authenticator=_authenticator,
+                auth_required=True,
+                auth_require_tls=False,  # aiosmtpd counts only STARTTLS as TLS; this is TLS from byte 1
+                server_hostname="127.0.0.1",
+            )
+        else:
+            self._ctl = Controller(
+                self.handler,
+                hostname="127.0.0.1",
+                port=self.port,
+                tls_context=self.tls,
+                require_starttls=True,
+                authenticator=_authenticator,
+                auth_require_tls=True,
+                auth_required=True,
+                server_hostname="127.0.0.1",
+            )
         self._ctl.start()
 
     def stop(self) -> None:

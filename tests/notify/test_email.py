@@ -192,3 +192,37 @@ def test_an_error_storm_sends_one_email_then_one_batch(
     assert batch.message["Subject"] == f"[{BOT}] 24 error events in 10 min"
     body = batch.message.get_body(("plain",)).get_content()
     assert all(f"feed timeout #{i}" in body for i in range(1, 25))
+
+
+@pytest.mark.parametrize("security", ["ssl", "none"])
+def test_implicit_tls_and_a_plain_relay(
+    security: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ssl``: TLS from the first byte (port 465 style) with AUTH; ``none``: a local relay."""
+    server = SmtpPeer(tmp_path, security=security)
+    monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file))
+    monkeypatch.setenv("SMTP_USER", USER)
+    monkeypatch.setenv("SMTP_PASSWORD", PASSWORD)
+    server.start()
+    try:
+        s = _settings(server.port).email
+        s = dataclasses.replace(s, security=security)
+        if security == "none":
+            s = dataclasses.replace(s, smtp_user=None, smtp_password=None)
+        row = {
+            "key": "1:email:x",
+            "bot_id": BOT,
+            "dest": "me@example.test",
+            "subject": "hello",
+            "text": "plain body",
+            "html": "<b>bold</b>",
+            "silent": False,
+            "event_type": "status",
+        }
+        EmailSender(s).send(row)
+    finally:
+        server.stop()
+    (got,) = server.received
+    assert got.message["Subject"] == "hello" and got.tls == (security == "ssl")
+    assert got.authenticated == (security == "ssl")
+    assert got.message.get_body(("plain",)).get_content().strip() == "plain body"

@@ -48,6 +48,7 @@ def _maybe_crash(stage: str) -> None:
     if os.environ.get(CRASH_ENV) == stage:
         os.kill(os.getpid(), signal.SIGKILL)
 
+
 #: The router's cursor name in ``consumer_cursors``.
 CONSUMER = "notify"
 #: Error storms: at most one error email per bot per this many seconds; the errors in
@@ -212,7 +213,7 @@ class NotifierThread(threading.Thread):
         self,
         notifiers: list[Notifier],
         tasks: list[Callable[[], int]] | None = None,
-        idle_s: float = 0.5,
+        idle_s: float = 0.2,
         drain_s: float = 5.0,
         clock: Clock = SYSTEM_CLOCK,
         on_error: Callable[[BaseException], Any] | None = None,
