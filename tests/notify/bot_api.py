@@ -47,6 +47,7 @@ class BotApiServer:
     _message_id: int = 1
     down: bool = False  # every request answers 502 while set
     stall_s: float = 0.0  # every request waits this long before it is answered (a stalled server)
+    reject_html: bool = False  # answer 400 "can't parse entities" to every HTML parse_mode
 
     def __post_init__(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -139,6 +140,13 @@ class BotApiServer:
                 "parameters": {"retry_after": fault[1]},
             }
             return web.json_response(body, status=429)
+        if self.reject_html and params.get("parse_mode") == "HTML":
+            body = {
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: can't parse entities: unsupported start tag",
+            }
+            return web.json_response(body, status=400)
         result = await self._result(method, params)
         self.calls.append(Call(method, params, time.monotonic(), time.time()))
         return web.json_response({"ok": True, "result": result})

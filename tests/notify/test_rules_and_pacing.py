@@ -78,3 +78,26 @@ def test_messages_are_paced_under_the_flood_limits(api: BotApiServer) -> None:
     assert waits[:3] == [GROUP_GAP_S] * 3  # 20 a minute to one group
     assert all(w <= GLOBAL_GAP_S + 1e-9 for w in waits[3:])  # 30 a second overall
     assert [c.params["text"] for c in api.sent()] == ["m0", "m1", "m2", "m3", "p0", "p1", "p2"]
+
+
+def test_refused_markup_is_sent_again_as_plain_text(api: BotApiServer) -> None:
+    api.reject_html = True
+    s = TelegramSender(TelegramSettings(True), clock=ManualClock())
+    s.send({"dest": "111", "html": "<b>bold</b> &amp; more", "text": "bold & more", "silent": True})
+    s.close()
+    (call,) = api.sent()
+    assert call.params["text"] == "bold & more" and "parse_mode" not in call.params
+    assert call.params["disable_notification"] is True
+
+
+def test_poller_answers_in_plain_text_when_markup_is_refused(api: BotApiServer) -> None:
+    import asyncio
+
+    from mixbot.notify.commands import CommandCenter, Reply
+    from mixbot.notify.poller import TelegramPoller
+
+    api.reject_html = True
+    p = TelegramPoller(TelegramSettings(True), CommandCenter(None, [], {}))
+    asyncio.run(p._send(111, Reply("<b>Bots</b>\n<pre>a  b</pre>")))
+    (call,) = api.sent()
+    assert call.params["text"] == "Bots\na  b"

@@ -73,7 +73,8 @@ def _title(event_type: str, p: dict[str, Any]) -> str:
         return f"status {p.get('status', '')}"
     if event_type == "daily_summary":
         return (
-            f"daily summary {p.get('day', '')}: {p.get('trades', 0)} trades, "
+            f"daily summary {p.get('day', '')}: {p.get('trades', 0)} "
+            f"trade{'' if p.get('trades') == 1 else 's'}, "
             f"net PnL {_money(p.get('realized_pnl'))}"
         )
     if event_type == "token_expiring":
