@@ -224,3 +224,36 @@ def test_each_command_for_operator_viewer_and_stranger(bots, name: str) -> None:
         replies = c.handle_button(OPERATOR, ask.buttons[0][0][1])
     assert replies and not any("failed" in r.html for r in replies), replies
     assert seen[-1][0] == OPERATOR and seen[-1][4] == "ok", seen[-1]
+
+
+def test_a_restarted_poller_does_not_answer_old_updates(
+    bots,
+    api: BotApiServer,
+    tmp_path: Path,  # noqa: ANN001
+) -> None:
+    svc, refs = bots
+
+    def start() -> TelegramPoller:
+        p = TelegramPoller(
+            TelegramSettings(True),
+            CommandCenter(svc, refs, USERS),
+            tmp_path / "audit.jsonl",
+            poll_timeout_s=1,
+        )
+        p.start()
+        assert p.ready.wait(HANG_GUARD_S)
+        return p
+
+    first = start()
+    _ask(api, command_update(OPERATOR, "/stop tga"))
+    first.stop()
+    api.push_update(command_update(OPERATOR, "/bots"))  # arrives while the host is down
+    second = start()
+    deadline = time.monotonic() + HANG_GUARD_S
+    while len(api.sent()) < 2:
+        assert time.monotonic() < deadline, "hang guard"
+        time.sleep(0.01)
+    second.stop()
+    texts = [str(c.params["text"]) for c in api.sent()]
+    assert len(texts) == 2 and texts[1].startswith("<b>Bots</b>")  # /stop not answered again
+    assert (tmp_path / "telegram.offset").read_text().strip().isdigit()

@@ -5,8 +5,9 @@ by other getUpdates request"), answering through :class:`~mixbot.notify.commands
 At start: ``deleteWebhook`` (polling and a webhook exclude each other) and ``setMyCommands``
 (the menu Telegram clients show). Then ``getUpdates(offset, timeout)`` in a loop: messages
 with a ``bot_command`` and inline-button presses (``callback_query``) are answered; the
-offset moves past every update, so each is handled once while the poller runs (Telegram
-itself forgets an update once a later offset is requested).
+offset moves past every update and is kept in ``<audit folder>/telegram.offset`` after each
+batch, so a restarted host does not answer an update again (Telegram forgets an update once
+a later offset is requested; a kill between answering and saving repeats that batch only).
 
 Replies are sent in HTML parse mode, split under Telegram's 4,096-character limit (a
 ``<pre>`` block cut in two is closed and reopened), and sent again as plain text if
@@ -151,7 +152,7 @@ class TelegramPoller(threading.Thread):
                     return
                 wait = min(30.0, wait * 2)
         self.ready.set()
-        offset = 0
+        offset = self._load_offset()
         wait = 1.0
         while not self._stop_event.is_set():
             try:
@@ -175,6 +176,25 @@ class TelegramPoller(threading.Thread):
                     await self._handle(u)
                 except Exception as exc:  # noqa: BLE001 - one bad update never stops the poller
                     log.error("telegram: update %s: %s", u.update_id, self._scrub(exc))
+            if updates:
+                self._save_offset(offset)
+
+    @property
+    def offset_file(self) -> Path:
+        """Where the next ``getUpdates`` offset is kept between runs."""
+        return self.audit_file.with_name("telegram.offset")
+
+    def _load_offset(self) -> int:
+        try:
+            return int(self.offset_file.read_text().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def _save_offset(self, offset: int) -> None:
+        tmp = self.offset_file.with_suffix(".tmp")
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(str(offset))
+        tmp.replace(self.offset_file)
 
     async def _handle(self, u: Any) -> None:
         if u.callback_query is not None:
