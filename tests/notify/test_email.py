@@ -226,3 +226,59 @@ def test_implicit_tls_and_a_plain_relay(
     assert got.message["Subject"] == "hello" and got.tls == (security == "ssl")
     assert got.authenticated == (security == "ssl")
     assert got.message.get_body(("plain",)).get_content().strip() == "plain body"
+
+
+def test_a_multi_line_error_is_one_subject_and_blocks_nothing(
+    session: tuple[Path, str], peer: SmtpPeer
+) -> None:
+    from mixbot.bus.events import make
+
+    cfg, url = session
+    clock = ManualClock(start=1_546_000_000.0)
+    n = _notifier(cfg, url, _settings(peer.port), clock)
+    _drain(n, clock)
+    before = len(peer.received)
+    n.events.emit(BOT, "paper", [make("error", message="Traceback:\n  File x\nValueError: boom")])
+    n.events.emit(
+        BOT,
+        "paper",
+        [make("trade_entry", symbol="BANKNIFTY", side="long", qty=1, price=2.0, tag="y")],
+    )
+    _drain(n, clock)
+    err, entry = peer.received[before:]
+    assert err.message["Subject"] == f"[{BOT} paper] error: Traceback: File x ValueError: boom"
+    assert "ValueError: boom" in err.message.get_body(("plain",)).get_content()
+    assert "entry" in entry.message["Subject"]
+
+
+def test_errors_after_a_batch_wait_ten_minutes_from_when_it_went(
+    session: tuple[Path, str], peer: SmtpPeer
+) -> None:
+    from mixbot.bus.events import make
+
+    cfg, url = session
+    clock = ManualClock(start=1_546_000_000.0)
+    n = _notifier(cfg, url, _settings(peer.port), clock)
+    _drain(n, clock)
+    t0, before = clock.time(), len(peer.received)
+    got: list[tuple[float, str]] = []  # (seconds after t0, subject) as each email arrives
+
+    def pump() -> None:
+        n.pump()
+        for m in peer.received[before + len(got) :]:
+            got.append((clock.time() - t0, m.message["Subject"]))
+
+    errors = {0.0: "e0", 60.0: "e60", 650.0: "e650", 700.0: "e700"}  # seconds after t0
+    while len(got) < 3 and clock.time() < t0 + 3000:
+        due = errors.pop(clock.time() - t0, None)
+        if due is not None:
+            n.events.emit(BOT, "paper", [make("error", message=due)])
+        pump()
+        clock.advance(5.0)
+    assert [s for _, s in got] == [
+        f"[{BOT} paper] error: e0",
+        f"[{BOT} paper] error: e60",
+        f"[{BOT}] 2 error events in 10 min",
+    ]
+    # e0 at once; e60 held to 600 s; e650 and e700 held to 600 s after that one went
+    assert got[0][0] == 0.0 and 600.0 <= got[1][0] < 610.0 and got[2][0] >= got[1][0] + 600.0

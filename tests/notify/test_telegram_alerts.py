@@ -128,3 +128,20 @@ def test_telegram_down_two_minutes_then_back(session: tuple[Path, str], api: Bot
     rows = n.queue.rows()
     for chat in ("111", "222"):
         assert _texts(api, int(chat)) == [r["html"] for r in rows if r["dest"] == chat]
+
+
+def test_a_fresh_session_on_the_same_store_is_alerted_too(
+    session: tuple[Path, str], api: BotApiServer, tmp_path: Path
+) -> None:
+    """``--fresh`` deletes the bot's rows, bus events included: their seq numbers are never
+    reused (AUTOINCREMENT), so the router's cursor and the message keys still hold."""
+    from mixbot.store.crashtest import run_bot
+
+    cfg, url = session
+    clock = ManualClock(start=1_546_000_000.0)
+    n = _notifier(cfg, url, clock)
+    _drain(n, clock)
+    first = len(api.sent())
+    assert run_bot(cfg, url, fresh=True, cwd=tmp_path) == 0  # the same session again, fresh
+    _drain(n, clock)
+    assert len(api.sent()) == 2 * first  # every alert of the new session delivered too

@@ -191,6 +191,11 @@ def test_confirmation_expires_after_30_seconds(bots) -> None:  # noqa: ANN001
     (ask,) = c.handle_text(OPERATOR, "/forceexit tga")
     token = ask.buttons[0][0][1]
     assert c.handle_button(VIEWER, token)[0].html.startswith("This confirmation is not valid")
+    assert c.handle_button(STRANGER, token)[0].html == "Not authorised."
+    assert c.handle_button(VIEWER, ask.buttons[0][1][1])[0].html.startswith("This confirmation")
+    assert seen[-1][4] == "refused: not valid"  # others' presses are audited ...
+    (ok,) = c.handle_button(OPERATOR, token)  # ... and leave the operator's button working
+    assert "<b>tga</b>: /forceexit" in ok.html
     (ask,) = c.handle_text(OPERATOR, "/forceexit tga")
     clock.advance(CONFIRM_S + 0.5)
     (late,) = c.handle_button(OPERATOR, ask.buttons[0][0][1])
@@ -257,3 +262,19 @@ def test_a_restarted_poller_does_not_answer_old_updates(
     texts = [str(c.params["text"]) for c in api.sent()]
     assert len(texts) == 2 and texts[1].startswith("<b>Bots</b>")  # /stop not answered again
     assert (tmp_path / "telegram.offset").read_text().strip().isdigit()
+
+
+def test_a_command_sent_while_the_host_was_down_is_not_run(
+    poller: TelegramPoller,
+    api: BotApiServer,
+    bots,
+    tmp_path: Path,  # noqa: ANN001
+) -> None:
+    svc, refs = bots
+    old = command_update(OPERATOR, "/stop tga")
+    old["message"]["date"] -= 3600  # an hour ago
+    (r,) = _ask(api, old)
+    assert r.params["text"].startswith("Ignored /stop: sent 60 min ago")
+    with svc.engine(refs[0].url).connect() as c:
+        assert c.exec_driver_sql("SELECT count(*) FROM control_commands").scalar() == 0
+    assert _audit(tmp_path)[-1]["outcome"].startswith("ignored:")

@@ -134,11 +134,21 @@ class CommandCenter:
         if kind == "pick":  # pick:<command>:<bot>
             name, _, bot = rest.partition(":")
             return self._guard(user_id, name, [bot])
+        role = self.users.get(user_id)
+        if role is None:
+            self.audit(user_id, None, "button", [kind], "refused: not authorised", [])
+            return [Reply("Not authorised.")]
+        item = self._pending.get(rest)
+        if kind in ("ok", "no") and (item is None or item[0] != user_id):
+            self.audit(user_id, role, "button", [kind], "refused: not valid", [])
+            return [Reply("This confirmation is not valid (used or not yours).", edit=True)]
         if kind == "ok":  # ok:<token>
             return self._confirmed(user_id, rest)
         if kind == "no":
             self._pending.pop(rest, None)
+            self.audit(user_id, role, item[1] if item else "button", [], "cancelled", [])
             return [Reply("Cancelled.", edit=True)]
+        self.audit(user_id, role, "button", [kind], "refused: unknown button", [])
         return [Reply("Unknown button.", edit=True)]
 
     # ------------------------------------------------------------------ checks
@@ -195,13 +205,9 @@ class CommandCenter:
         )
 
     def _confirmed(self, user_id: int, token: str) -> list[Reply]:
-        item = self._pending.pop(token, None)
-        role = self.users.get(user_id)
-        if role is None:
-            self.audit(user_id, None, "confirm", [], "refused: not authorised", [])
-            return [Reply("Not authorised.")]
-        if item is None or item[0] != user_id:
-            return [Reply("This confirmation is not valid (used or not yours).", edit=True)]
+        """Run a confirmed command (its owner pressed Yes: checked by :meth:`handle_button`)."""
+        item = self._pending.pop(token)
+        role = self.users[user_id]
         _, name, packed, asked_at = item
         split = packed.index("--")
         bots, args = packed[:split], packed[split + 1 :]

@@ -31,7 +31,7 @@ from typing import Any
 from mixbot.clock import SYSTEM_CLOCK, Clock
 from mixbot.config.settings import DeliverySettings
 from mixbot.notify.channel import DeliveryError, Sender
-from mixbot.notify.render import render
+from mixbot.notify.render import fallback, render
 from mixbot.notify.rules import BotRules
 from mixbot.store.notifications import NotificationQueue, Outgoing
 from mixbot.store.outbox import EventLog
@@ -111,7 +111,10 @@ class Notifier:
             routes = rules.routes(ev["type"])
             if not routes:
                 continue
-            msg = render(ev["type"], ev["payload"], ev["bot_id"], rules.zone)
+            try:
+                msg = render(ev["type"], ev["payload"], ev["bot_id"], rules.zone)
+            except Exception as exc:  # noqa: BLE001 - an odd payload still gets through
+                msg = fallback(ev["type"], ev["payload"], ev["bot_id"], exc)
             for r in routes:
                 batch = ERROR_BATCH_S if (r.channel, ev["type"]) == ("email", "error") else None
                 out.append(
@@ -151,39 +154,37 @@ class Notifier:
         return self.rng.uniform(0.0, min(d.retry_max_s, d.retry_base_s * 2.0**attempts))
 
     def send_due(self, limit: int = 50) -> int:
-        """Send the due rows; returns how many were delivered."""
+        """Send the due rows; returns how many were delivered. A failure of any kind is
+        recorded on its row (retried later) and never stops the others; a channel that
+        answered "retry after" gets nothing more this round."""
         sent = 0
-        now = self.now()
         give_up = dt.timedelta(hours=self.delivery.give_up_after_hours)
-        for row in self.queue.due(now, limit=limit):
-            sender = self.senders.get(row["channel"])
-            if sender is None:
-                continue
+        paused: set[str] = set()
+        for row in self.queue.due(self.now(), limit=limit):
+            now = self.now()  # pacing may have waited: times are per row
             if now - row["created_at"] > give_up:
-                why = row["last_error"] or "never sent"
-                self.queue.give_up(row["id"], why, now)
-                log.error(
-                    "notification %s (%s %s of bot %s) dropped after %d tries over %.0f h: %s",
-                    row["key"],
-                    row["channel"],
-                    row["event_type"],
-                    row["bot_id"],
-                    row["attempts"],
-                    self.delivery.give_up_after_hours,
-                    why,
-                )
+                self._give_up(row, now)
+                continue
+            sender = self.senders.get(row["channel"])
+            if sender is None or row["channel"] in paused:
                 continue
             try:
                 sender.send(row)
-            except DeliveryError as exc:
-                wait = self._delay(row["attempts"], exc.retry_after)
-                self.queue.mark_failed(row["id"], str(exc), now + dt.timedelta(seconds=wait))
+            except Exception as exc:  # noqa: BLE001 - DeliveryError, or a bug on one row
+                err = (
+                    exc if isinstance(exc, DeliveryError) else DeliveryError(_scrubbed(sender, exc))
+                )
+                if err.retry_after is not None:
+                    paused.add(row["channel"])
+                wait = self._delay(row["attempts"], err.retry_after)
+                now = self.now()
+                self.queue.mark_failed(row["id"], str(err), now + dt.timedelta(seconds=wait))
                 log.warning(
                     "notification %s (%s) not delivered (try %d): %s; next try in %.1f s",
                     row["key"],
                     row["channel"],
                     row["attempts"] + 1,
-                    exc,
+                    err,
                     wait,
                 )
                 continue
@@ -192,9 +193,38 @@ class Notifier:
             sent += 1
         return sent
 
+    def _give_up(self, row: dict[str, Any], now: dt.datetime) -> None:
+        why = row["last_error"] or "never sent"
+        self.queue.give_up(row["id"], why, now)
+        log.error(
+            "notification %s (%s %s of bot %s) dropped after %d tries over %.0f h: %s",
+            row["key"],
+            row["channel"],
+            row["event_type"],
+            row["bot_id"],
+            row["attempts"],
+            self.delivery.give_up_after_hours,
+            why,
+        )
+
     def pump(self) -> int:
-        """Route, then send: one round; returns how many messages were queued or sent."""
-        return self.route() + self.send_due()
+        """Route, then send: one round; returns how many messages were queued or sent. A
+        failing route (the store busy) does not keep the queued messages from going out."""
+        try:
+            routed = self.route()
+        except Exception as exc:  # noqa: BLE001
+            log.error("notifications: routing failed: %s", exc)
+            routed = 0
+        return routed + self.send_due()
+
+
+def _scrubbed(sender: Any, exc: BaseException) -> str:
+    """``exc`` as text without the sender's secrets (a sender may define ``secrets()``)."""
+    from mixbot.notify.channel import scrub
+
+    text = f"{type(exc).__name__}: {exc}"
+    secrets = getattr(sender, "secrets", None)
+    return scrub(text, tuple(secrets())) if callable(secrets) else text
 
 
 class NotifierThread(threading.Thread):
@@ -255,3 +285,10 @@ class NotifierThread(threading.Thread):
         self._stop_event.set()
         if self.is_alive():
             self.join(timeout)
+        closed: set[int] = set()
+        for n in self.notifiers:  # the senders' HTTP clients and event loops
+            for sender in n.senders.values():
+                close = getattr(sender, "close", None)
+                if callable(close) and id(sender) not in closed and not self.is_alive():
+                    closed.add(id(sender))
+                    close()

@@ -120,5 +120,9 @@ class EmailSender:
         except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
             raise DeliveryError(self._scrub(f"{type(exc).__name__}: {exc} ({self!r})")) from None
 
+    def secrets(self) -> tuple[str, ...]:
+        """Values to scrub from any error text."""
+        return (self._password or "",)
+
     def _scrub(self, text: str) -> str:
-        return scrub(text, (self._password or "",))
+        return scrub(text, self.secrets())

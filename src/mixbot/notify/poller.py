@@ -36,6 +36,8 @@ log = logging.getLogger("mixbot.telegram")
 
 #: Telegram's limit on one message's text (characters).
 LIMIT = 4096
+#: A command older than this (seconds) when it is read is not run (the host was down).
+STALE_S = 120.0
 
 
 def split_html(text: str, limit: int = LIMIT - 96) -> list[str]:
@@ -44,7 +46,10 @@ def split_html(text: str, limit: int = LIMIT - 96) -> list[str]:
     pieces: list[str] = []
     cur = ""
     in_pre = False
-    for line in text.split("\n"):
+    lines: list[str] = []
+    for line in text.split("\n"):  # a line longer than a piece is cut (at the limit)
+        lines += [line[i : i + limit] for i in range(0, max(len(line), 1), limit)]
+    for line in lines:
         add = ("\n" if cur else "") + line
         if len(cur) + len(add) > limit and cur:
             pieces.append(cur + ("</pre>" if in_pre else ""))
@@ -120,8 +125,12 @@ class TelegramPoller(threading.Thread):
         for b in bots:
             ref = self.center.refs.get(b)
             store = self.center.service.store(ref) if ref is not None else None
-            if store is not None:
+            if store is None:
+                continue
+            try:
                 store.event("telegram_command", f"/{command} by {user} ({role}): {outcome}", rec)
+            except Exception as exc:  # noqa: BLE001 - the command ran; its answer must still go
+                log.error("telegram: audit event of %s not stored: %s", b, exc)
 
     # ------------------------------------------------------------------ loop
     def run(self) -> None:
@@ -177,7 +186,10 @@ class TelegramPoller(threading.Thread):
                 except Exception as exc:  # noqa: BLE001 - one bad update never stops the poller
                     log.error("telegram: update %s: %s", u.update_id, self._scrub(exc))
             if updates:
-                self._save_offset(offset)
+                try:
+                    self._save_offset(offset)
+                except OSError as exc:  # a full disk must not end the poller
+                    log.error("telegram: cannot keep the update offset: %s", exc)
 
     @property
     def offset_file(self) -> Path:
@@ -208,6 +220,24 @@ class TelegramPoller(threading.Thread):
             return
         msg = u.message
         if msg is None or msg.from_user is None or not msg.text:
+            return
+        age = self.clock.time() - msg.date.timestamp()
+        if age > STALE_S:  # sent while the host was down: acting on it now could surprise
+            self.audit(
+                msg.from_user.id,
+                self.center.users.get(msg.from_user.id),
+                msg.text.split()[0].lstrip("/"),
+                [],
+                f"ignored: {age:.0f} s old",
+                [],
+            )
+            await self._send(
+                msg.chat.id,
+                Reply(
+                    f"Ignored {html.escape(msg.text.split()[0])}: sent {age / 60:.0f} min ago "
+                    "while mixbot was not running. Send it again."
+                ),
+            )
             return
         for r in self.center.handle_text(msg.from_user.id, msg.text):
             await self._send(msg.chat.id, r)

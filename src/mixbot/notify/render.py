@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import math
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,6 +38,8 @@ def _num(v: Any) -> str:
         f = float(v)
     except (TypeError, ValueError):
         return str(v)
+    if not math.isfinite(f):
+        return str(f)
     return f"{f:,.0f}" if f == int(f) else f"{f:,.2f}"
 
 
@@ -104,6 +107,7 @@ _DETAILS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("exit time", "exit_time", "time"),
     ),
     "order_rejected": (("tag", "tag", "str"), ("status", "status", "str")),
+    "error": (("message", "message", "str"),),
     "order_partially_filled": (("tag", "tag", "str"),),
     "daily_summary": (
         ("trades", "trades", "num"),
@@ -145,6 +149,7 @@ def render(
             continue
         lines.append((label, _shown(payload[name], kind, zone)))
     mode = payload.get("mode", "")
+    title = " ".join(title.split())  # one line: a subject or title never holds a line break
     head = f"[{bot_id}{' ' + mode if mode else ''}] {title}"
     text = "\n".join([head] + [f"{k}: {v}" for k, v in lines])
     e = html.escape
@@ -154,3 +159,14 @@ def render(
         table = "\n".join(f"{k.ljust(width)}  {v}" for k, v in lines)
         body += f"\n<pre>{e(table)}</pre>"
     return Message(subject=head, text=text, html=body)
+
+
+def fallback(event_type: str, payload: dict[str, Any], bot_id: str, exc: BaseException) -> Message:
+    """A plain message for an event :func:`render` could not format (its payload as JSON)."""
+    import json
+
+    body = json.dumps(payload, default=str, sort_keys=True)[:3000]
+    head = f"[{bot_id}] {event_type}"
+    return Message(
+        head, f"{head}\n{body}", f"<b>{html.escape(head)}</b>\n<pre>{html.escape(body)}</pre>"
+    )

@@ -67,14 +67,14 @@ class DailySummaries:
             day = local.date()
             if (ref.bot_id, day) in self._done or local.time() < self.at:
                 continue
-            self._done.add((ref.bot_id, day))
             try:
-                if not _trading_day(ref, day):
-                    continue
+                trading = _trading_day(ref, day)
             except CalendarCoverageError as exc:
                 log.warning("daily summary of %s skipped: %s", ref.bot_id, exc)
-                continue
-            ev = summary_event(self.service, ref, day)
-            log_ = EventLog(ref.url, engine=self.service.engine(ref.url, create=True))
-            n += log_.emit(ref.bot_id, ref.mode, [ev])
+                trading = False
+            if trading:  # a failure below raises before the day is marked: tried again
+                ev = summary_event(self.service, ref, day)
+                log_ = EventLog(ref.url, engine=self.service.engine(ref.url, create=True))
+                n += log_.emit(ref.bot_id, ref.mode, [ev])
+            self._done.add((ref.bot_id, day))
         return n

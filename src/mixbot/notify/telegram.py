@@ -90,6 +90,10 @@ class TelegramSender:
     def __repr__(self) -> str:  # never the token
         return f"TelegramSender({api_base()})"
 
+    def secrets(self) -> tuple[str, ...]:
+        """Values to scrub from any error text."""
+        return (self._token,)
+
     def _pace(self, chat: str) -> None:
         now = self.clock.monotonic()
         ready = self._last + GLOBAL_GAP_S

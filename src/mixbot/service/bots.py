@@ -8,6 +8,7 @@ takes one path or several. Each bot's store is opened read-mostly from its confi
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ class BotService:
         self.jobs = BacktestJobs(jobs_root or DEFAULT_ROOT)
         self.database_url = database_url
         self._engines: dict[str, Any] = {}
+        self._engines_lock = threading.Lock()
         self.clock = clock
         self.sleep = sleep
 
@@ -96,9 +98,10 @@ class BotService:
         """The shared SQLAlchemy engine of ``url`` (opened and migrated once)."""
         from mixbot.store.db import open_engine
 
-        if url not in self._engines:
-            self._engines[url] = open_engine(url, create=create)
-        return self._engines[url]
+        with self._engines_lock:  # shared by the supervisor, notifier and poller threads
+            if url not in self._engines:
+                self._engines[url] = open_engine(url, create=create)
+            return self._engines[url]
 
     def store(self, ref: BotRef) -> Any | None:
         """The bot's :class:`~mixbot.store.repository.Store`, or None when it never ran there
@@ -122,9 +125,11 @@ class BotService:
 
     def close(self) -> None:
         """Release every engine."""
-        for e in self._engines.values():
+        with self._engines_lock:
+            engines = list(self._engines.values())
+            self._engines.clear()
+        for e in engines:
             e.dispose()
-        self._engines.clear()
 
     # ------------------------------------------------------------------ reading
     def status(self, path: str | Path) -> BotStatus:

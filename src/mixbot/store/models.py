@@ -181,6 +181,7 @@ outbox = Table(
     Column("key", String(200), nullable=True),  # idempotency key: a fact reported once
     Column("created_at", DateTime, nullable=False),
     UniqueConstraint("bot_id", "mode", "key", name="uq_outbox_bot_key"),
+    sqlite_autoincrement=True,  # a seq is never reused, also after rows are deleted (--fresh)
 )
 
 consumer_cursors = Table(

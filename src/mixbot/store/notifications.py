@@ -142,7 +142,8 @@ class NotificationQueue:
         window = float(o.batch_s or 0.0)
         if last is None:
             return now
-        window_end = last["created_at"] + dt.timedelta(seconds=window)
+        went = last["sent_at"] or last["next_at"]  # the last one's send (or due) time
+        window_end = max(went, last["created_at"]) + dt.timedelta(seconds=window)
         if last["sent_at"] is None and last["gave_up_at"] is None and last["next_at"] > now:
             n = last["text"].count(BATCH_SEP) + 2
             c.execute(
@@ -160,33 +161,28 @@ class NotificationQueue:
     def due(
         self, now: dt.datetime, channel: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
-        """Unsent rows whose ``next_at`` <= ``now``, oldest first (dicts of the columns).
+        """Unsent rows whose ``next_at`` <= ``now``: the oldest waiting row of each
+        destination, oldest first (dicts of the columns).
 
-        Per destination, a row waits while an older row of it is still unsent after a failed
-        try, so that one chat or mailbox gets its messages in event order (a batch held back
-        by storm control does not hold up the rest)."""
+        One row per destination and call, so that one chat or mailbox gets its messages in
+        event order; a destination whose oldest row waits to retry sends nothing until it
+        went. A batch held back by storm control (never tried, ``next_at`` ahead) holds up
+        nothing. However many rows one dead destination has, the others are not starved."""
 
         def go() -> list[dict[str, Any]]:
-            q = select(m.notifications).where(_N.sent_at.is_(None), _N.gave_up_at.is_(None))
+            open_ = and_(_N.sent_at.is_(None), _N.gave_up_at.is_(None))
+            held = and_(_N.attempts == 0, _N.next_at > now)
+            heads = select(func.min(_N.id)).where(open_, ~held).group_by(_N.channel, _N.dest)
             if channel is not None:
-                q = q.where(_N.channel == channel)
+                heads = heads.where(_N.channel == channel)
+            q = (
+                select(m.notifications)
+                .where(_N.id.in_(heads.scalar_subquery()), _N.next_at <= now)
+                .order_by(_N.id)
+                .limit(limit)
+            )
             with self.engine.connect() as c:
-                rows = [dict(r) for r in c.execute(q.order_by(_N.id).limit(limit * 20)).mappings()]
-            out: list[dict[str, Any]] = []
-            blocked: set[tuple[str, str]] = set()
-            for r in rows:
-                where = (r["channel"], r["dest"])
-                if where in blocked:
-                    continue
-                if r["next_at"] > now:
-                    if r["attempts"]:  # an older message failed and waits to retry: keep order
-                        blocked.add(where)
-                    continue  # (a batch held back by storm control blocks nothing)
-                out.append(r)
-                blocked.add(where)  # one at a time per destination
-                if len(out) >= limit:
-                    break
-            return out
+                return [dict(r) for r in c.execute(q).mappings()]
 
         return list(self._guard(go))
 

@@ -1,4 +1,6 @@
-"""The notification outbox (one row per event, channel and destination).
+"""The notification outbox (one row per event, channel and destination); on SQLite the
+event outbox's ``seq`` becomes AUTOINCREMENT, so a seq is never reused after rows are
+deleted (``--fresh``): consumers' cursors and notification keys rely on it.
 
 Revision ID: 0004
 Revises: 0003
@@ -14,6 +16,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        with op.batch_alter_table(
+            "outbox", recreate="always", table_kwargs={"sqlite_autoincrement": True}
+        ):
+            pass
     op.create_table(
         "notifications",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
