@@ -70,6 +70,11 @@ def _ask(api: BotApiServer, update: dict, replies: int = 1, method: str = "sendM
     return api.sent(method)[before:]
 
 
+def _sql(svc: BotService, ref, sql: str) -> list[tuple]:  # type: ignore[type-arg]  # noqa: ANN001
+    with svc.engine(ref.url).connect() as c:
+        return [tuple(r) for r in c.exec_driver_sql(sql).fetchall()]
+
+
 def _audit(tmp_path: Path) -> list[dict]:  # type: ignore[type-arg]
     return [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
 
@@ -119,13 +124,8 @@ def test_stranger_and_viewer_are_refused_and_audited(
     outcomes = [(a["user"], a["command"], a["outcome"]) for a in _audit(tmp_path)]
     assert (STRANGER, "status", "refused: not authorised") in outcomes
     assert (VIEWER, "stop", "refused: needs operator") in outcomes
-    rows = (
-        svc.engine(refs[0].url)
-        .connect()
-        .exec_driver_sql("SELECT count(*) FROM control_commands")
-        .scalar()
-    )
-    assert rows == 0  # nothing was queued for the refused stop
+    rows = _sql(svc, refs[0], "SELECT count(*) FROM control_commands")
+    assert rows == [(0,)]  # nothing was queued for the refused stop
 
 
 def test_operator_stop_goes_through_the_control_channel(
@@ -136,12 +136,7 @@ def test_operator_stop_goes_through_the_control_channel(
     svc, refs = bots
     (r,) = _ask(api, command_update(OPERATOR, "/stop tgb"))
     assert "<b>tgb</b>: /stop" in r.params["text"]
-    rows = (
-        svc.engine(refs[1].url)
-        .connect()
-        .exec_driver_sql("SELECT bot_id, command, source FROM control_commands")
-        .fetchall()
-    )
+    rows = _sql(svc, refs[1], "SELECT bot_id, command, source FROM control_commands")
     assert ("tgb", "stop", "telegram") in [tuple(x) for x in rows]
 
 
@@ -165,13 +160,8 @@ def test_missing_bot_gets_a_picker_and_panic_a_confirmation(
     (edit,) = _ask(api, button_update(OPERATOR, yes), method="editMessageText")
     assert "<b>tga</b>: /panic" in edit.params["text"]
     assert api.sent("answerCallbackQuery")
-    rows = (
-        svc.engine(refs[0].url)
-        .connect()
-        .exec_driver_sql(
-            "SELECT bot_id, command, source FROM control_commands WHERE command = 'panic'"
-        )
-        .fetchall()
+    rows = _sql(
+        svc, refs[0], "SELECT bot_id, command, source FROM control_commands WHERE command = 'panic'"
     )
     assert [tuple(x) for x in rows] == [("tga", "panic", "telegram")]
     (again,) = _ask(api, button_update(OPERATOR, yes), method="editMessageText")
