@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, text, update
 
 from mixbot.bus.events import Event
 from mixbot.errors import StoreError
@@ -52,12 +52,28 @@ _EVENT_INSERT = insert(m.outbox).values(
 )
 
 
+#: The advisory lock ordering event-writing transactions on PostgreSQL (a fixed 64-bit key).
+_PG_ORDER_LOCK = text("SELECT pg_advisory_xact_lock(7210642261593149440)")
+
+
 def write_events(c: Connection, bot_id: str, mode: str, events: Iterable[Event]) -> int:
     """Append ``events`` for the bot on connection ``c`` (inside the caller's transaction).
 
     An event whose ``key`` the bot already wrote is skipped (checked first, so the caller's
     transaction is never aborted by it). Returns how many were written.
+
+    Order: consumers read ``seq > cursor``, so a ``seq`` must become visible in commit order.
+    SQLite has one writer at a time. On PostgreSQL two transactions could take seq 7 and 8
+    and commit 8 first, and a consumer reading then would pass 7 for good; a transaction
+    writing events therefore first takes a transaction-scoped advisory lock
+    (``pg_advisory_xact_lock``, released at its commit or rollback), so event-writing
+    transactions commit one after another (PostgreSQL docs, "Advisory Locks").
     """
+    events = list(events)
+    if not events:
+        return 0
+    if c.dialect.name == "postgresql":
+        c.execute(_PG_ORDER_LOCK)
     n = 0
     now = utcnow()
     for ev in events:
