@@ -102,9 +102,10 @@ def _add_engine_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
     except ImportError:
         return
     commands.add_parsers(sub)
-    from mixbot.engine import serve, store_commands
+    from mixbot.engine import audit_commands, serve, store_commands
 
     store_commands.add_parsers(sub)
+    audit_commands.add_parsers(sub)
     serve.add_parsers(sub)
     _add_upstox_commands(sub)
 

@@ -121,7 +121,8 @@ def test_changes_of_one_order_join_one_status_write(store: Store) -> None:
 
     event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     store.commit([w])
-    assert [s.split()[0] for s in statements] == ["SELECT", "UPDATE"]
+    # the order's row: one read, one update; then its audit row (head bump, insert, head)
+    assert [s.split()[0] for s in statements] == ["SELECT", "UPDATE", "UPDATE", "INSERT", "UPDATE"]
     row = store.orders()[0]
     assert [h[0] for h in row["status_history"]] == ["intent", "Submitted", "Accepted", "Canceled"]
     assert (row["status"], row["broker_order_id"]) == ("Canceled", "OID-9")

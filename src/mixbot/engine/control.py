@@ -215,9 +215,12 @@ class ControlThread(threading.Thread):
     def poll(self) -> None:
         """Take and act on every new command (also callable directly, e.g. by tests)."""
         for cmd in self.channel.take():
-            result = self.act(cmd["command"], cmd.get("args") or {})
-            self.log.warning("command %s from %s: %s", cmd["command"], cmd["source"], result)
-            self.store.event("command", f"{cmd['command']} ({cmd['source']}): {result}")
+            args = cmd.get("args") or {}
+            result = self.act(cmd["command"], args)
+            who = f"{cmd['source']}, user {args['user']}" if args.get("user") else cmd["source"]
+            self.log.warning("command %s from %s: %s", cmd["command"], who, result)
+            data = {"command": cmd["command"], "source": cmd["source"], "user": args.get("user")}
+            self.store.event("command", f"{cmd['command']} ({who}): {result}", data)
             self.channel.done(cmd["id"], result)
 
     def act(self, command: str, args: dict[str, Any]) -> str:

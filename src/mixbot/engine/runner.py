@@ -263,6 +263,14 @@ class Bot:
         self._lock = BotLock(url, self.cfg.bot_id, self.mode)
         self._lock.acquire()
         self.store = Store(url, self.cfg.bot_id, self.mode)
+        if self.fresh and self.mode == "live":
+            from mixbot.engine.audit_commands import archive_before_fresh
+
+            kept = archive_before_fresh(self.store)
+            if kept is not None:
+                import logging
+
+                logging.getLogger("mixbot").warning("--fresh: audit log archived to %s", kept)
         info = self.store.register(
             config_hash(self.cfg), str(self.cfg.source_file), fresh=self.fresh
         )

@@ -31,21 +31,10 @@ def _paths(args: argparse.Namespace) -> list[str]:
 
 
 def _one_status(svc: Any, path: str, mode: str | None) -> Any:
-    from dataclasses import replace
-
-    from mixbot.errors import StoreError
+    from mixbot.service.locks import BotLock
     from mixbot.service.status import from_store
 
-    ref = svc.ref(path)
-    if mode and mode != ref.mode:
-        ref = replace(ref, mode=mode)
-    store = svc.store(ref)
-    if store is None:
-        raise StoreError(
-            f"{ref.url.split('?')[0]}: no store yet for bot {ref.bot_id} (run the bot first)"
-        )
-    from mixbot.service.locks import BotLock
-
+    ref, store = svc.ref_store(path, mode)
     return from_store(ref.cfg, store, BotLock(ref.url, ref.bot_id, ref.mode).holder())
 
 

@@ -217,6 +217,16 @@ class OrderManager:
         self.order_tag[order.ref] = tag
         return order
 
+    def _cancel(self, order: Any, why: str) -> None:
+        """Ask the broker to cancel ``order``; the request goes to the audit log with the
+        bar's writes (the venue's answer follows as a status change)."""
+        if self.persist is not None:
+            tag = self.order_tag.get(order.ref)
+            role = self.order_reason.get(order.ref, "?")
+            msg = f"cancel {tag} ({role}): {why}"
+            self.persist.event("cancel_requested", msg, self.host.bar_time(), tag=tag)
+        self.host.cancel(order)
+
     def enter(self, size: float) -> Any:
         """Send the market BUY entry of ``size`` shares decided on the current bar."""
         bar = self.host.bar_index()
@@ -230,7 +240,7 @@ class OrderManager:
         Returns the exit order, or None when flat."""
         for o in self.protect:
             if o.alive():
-                self.host.cancel(o)
+                self._cancel(o, f"exit ({reason})")
         self.protect = []
         self.exit_reason = reason
         size = self.host.position_size()
@@ -347,7 +357,7 @@ class OrderManager:
             self.exit_order = None
         for o in self.protect:
             if o.ref != order.ref and o.alive():
-                self.host.cancel(o)
+                self._cancel(o, f"{role} filled (one-cancels-other)")
         self.protect = []
         ot = self.open_trade
         if ot is None or self.host.position_size() != 0:

@@ -216,6 +216,57 @@ class BotService:
             for e in (store.events(kind) if store else [])
         ]
 
+    def ref_store(self, path: str | Path, mode: str | None = None) -> tuple[BotRef, Any]:
+        """The bot named by config ``path`` (in store ``mode``, default from its broker) and
+        its store.
+
+        Raises:
+            StoreError: the bot never ran against its database in that mode (says to run it
+                first), or the database is unusable.
+        """
+        from dataclasses import replace
+
+        ref = self.ref(path)
+        if mode and mode != ref.mode:
+            ref = replace(ref, mode=mode)
+        store = self.store(ref)
+        if store is None:
+            raise StoreError(
+                f"{ref.url.split('?')[0]}: no store yet for bot {ref.bot_id} ({ref.mode}): "
+                "run the bot first"
+            )
+        return ref, store
+
+    def audit_verify(self, path: str | Path, mode: str | None = None) -> Any:
+        """Check the bot's hash-chained audit log: a :class:`mixbot.store.audit.Verdict`
+        (``ok``, rows checked, the first bad row and why).
+
+        Raises:
+            StoreError: no store for the bot, or the database is unusable.
+        """
+        from mixbot.store import audit
+
+        _, store = self.ref_store(path, mode)
+        return audit.verify(store.events(), store.bot_row())
+
+    def audit_export(
+        self, path: str | Path, day: Any, mode: str | None = None
+    ) -> tuple[BotRef, list[dict[str, Any]], Any]:
+        """The audit rows of exchange date ``day`` (``datetime.date``, in the market's time
+        zone) as export records (:func:`mixbot.store.audit.export_record`), with the bot and
+        the verdict of the whole chain (an export of a broken chain says so).
+
+        Raises:
+            StoreError: no store for the bot, or the database is unusable.
+        """
+        from mixbot.store import audit
+
+        ref, store = self.ref_store(path, mode)
+        rows = store.events()
+        verdict = audit.verify(rows, store.bot_row())
+        day_rows = audit.day_rows(rows, day, ref.cfg.market.timezone)
+        return ref, [audit.export_record(r) for r in day_rows], verdict
+
     def bus_events(
         self, path: str | Path, after: int = 0, limit: int = 1000
     ) -> list[dict[str, Any]]:
@@ -234,9 +285,12 @@ class BotService:
         args: dict[str, Any] | None = None,
         source: str = "cli",
         wait_s: float = 0.0,
+        user: str | None = None,
     ) -> CommandResult:
         """Queue ``command`` (stop, pause, resume, force_exit, panic, start) for the bot and
         ring its doorbell; wait up to ``wait_s`` seconds for the bot to take and answer it.
+        ``user`` (default: the OS user for ``source`` cli) goes with the command into the
+        bot's audit log.
 
         Raises:
             ValueError: unknown command.
@@ -247,6 +301,12 @@ class BotService:
 
         ref = self.ref(path)
         ch = ControlChannel(self.engine(ref.url, create=True), ref.bot_id, ref.mode, ref.url)
+        if user is None and source == "cli":
+            import getpass
+
+            user = getpass.getuser()
+        if user is not None:
+            args = {**(args or {}), "user": user}
         cid = ch.send(command, args, source)
         ring(ref.url, ref.bot_id, ref.mode)
         deadline = self.clock() + wait_s

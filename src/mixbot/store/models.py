@@ -38,6 +38,9 @@ bots = Table(
     Column("last_heartbeat", DateTime, nullable=True),  # added by revision 0002
     Column("pid", Integer, nullable=True),  # revision 0003: OS process id of the running bot
     Column("host", String(255), nullable=True),  # revision 0003: host name of that process
+    # revision 0005: the head of the bot's hash-chained audit log (see mixbot.store.audit)
+    Column("audit_seq", Integer, nullable=True),
+    Column("audit_head", String(64), nullable=True),
     UniqueConstraint("bot_id", "mode", name="uq_bots_bot_mode"),
 )
 
@@ -162,6 +165,10 @@ events = Table(
     Column("data", JSON, nullable=True),
     Column("bar_time", DateTime, nullable=True),
     Column("created_at", DateTime, nullable=False),
+    # revision 0005: the hash chain (mixbot.store.audit); UPDATE is refused by a trigger
+    Column("chain_seq", Integer, nullable=True),
+    Column("prev_hash", String(64), nullable=True),
+    Column("row_hash", String(64), nullable=True),
 )
 
 # ---------------------------------------------------------------- round two (revision 0003)

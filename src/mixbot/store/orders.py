@@ -92,12 +92,15 @@ class StatusWrite(Write):
     write with :meth:`add`, which halves the statements run under the write lock.
     """
 
-    __slots__ = ("changes", "tag")
+    __slots__ = ("bar_time", "changes", "tag")
 
-    def __init__(self, book: OrderBook, tag: str, change: StatusChange) -> None:
+    def __init__(
+        self, book: OrderBook, tag: str, change: StatusChange, bar_time: dt.datetime | None
+    ) -> None:
         self.tag = tag
         self.changes = [change]
-        super().__init__(lambda c: book.apply_statuses(c, tag, self.changes))
+        self.bar_time = bar_time
+        super().__init__(lambda c: book.apply_statuses(c, tag, self.changes, self.bar_time))
 
     def add(
         self,
@@ -213,10 +216,12 @@ class OrderBook:
         broker_order_id: str | None,
         at: dt.datetime,
         events: tuple[Event, ...] = (),
+        bar_time: dt.datetime | None = None,
     ) -> StatusWrite:
         """The write of a status change at ``at`` (naive UTC): see :meth:`apply_status`.
-        More changes of the same order can join it (:meth:`StatusWrite.add`)."""
-        return StatusWrite(self, tag, (status, broker_order_id, at, events))
+        More changes of the same order can join it (:meth:`StatusWrite.add`). ``bar_time``:
+        the bar it was noticed on, for the audit row."""
+        return StatusWrite(self, tag, (status, broker_order_id, at, events), bar_time)
 
     def order_status(
         self,
@@ -243,16 +248,24 @@ class OrderBook:
         broker_order_id: str | None,
         at: dt.datetime,
         events: tuple[Event, ...] = (),
+        bar_time: dt.datetime | None = None,
     ) -> None:
         """One status change on connection ``c`` (inside the caller's transaction): appended
         to the order's history at ``at``; nothing when the order is unknown, already in that
         status or final (a re-processed bar re-submits)."""
-        self.apply_statuses(c, tag, [(status, broker_order_id, at, events)])
+        self.apply_statuses(c, tag, [(status, broker_order_id, at, events)], bar_time)
 
-    def apply_statuses(self, c: Any, tag: str, changes: Sequence[StatusChange]) -> None:
+    def apply_statuses(
+        self,
+        c: Any,
+        tag: str,
+        changes: Sequence[StatusChange],
+        bar_time: dt.datetime | None = None,
+    ) -> None:
         """Several status changes of order ``tag``, in order, with one read and one update
         of its row (each as :meth:`apply_status`; a change's events are written only when it
-        applied)."""
+        applied), and one audit row listing the changes (``bar_time``: the bar they were
+        noticed on)."""
         key = {"b_pk": self.pk, "b_tag": tag}
         row = c.execute(_STATUS_SELECT, key).first()
         if row is None:
@@ -261,11 +274,13 @@ class OrderBook:
         broker_id: str | None = None
         last_at: dt.datetime | None = None
         events: list[Event] = []
+        applied: list[str] = []
         for status, bid, at, evs in changes:
             if status == current or current in FINAL_STATUSES:
                 continue
             current, last_at = status, at
             history.append([status, at.isoformat()])
+            applied.append(status)
             broker_id = bid or broker_id
             events.extend(evs)
         if last_at is None:
@@ -279,6 +294,9 @@ class OrderBook:
         }
         c.execute(_STATUS_UPDATE, params)
         write_events(c, self.bot_id, self.mode, events)
+        msg = f"{tag}: {' -> '.join(applied)}" + (f" (broker id {broker_id})" if broker_id else "")
+        data = {"tag": tag, "statuses": applied, "broker_order_id": broker_id}
+        self._audit(c, "order_status", msg, data, bar_time)
 
     def fill_write(
         self,
@@ -313,13 +331,18 @@ class OrderBook:
             total, notional = float(agg[0] or 0.0), float(agg[1] or 0.0)
             avg = (notional / total) if total else None
             c.execute(_FILLED_UPDATE, {**key, "p_total": total, "p_avg": avg, "p_now": now})
+            msg = f"{tag} fill #{seq}: {side} {qty:g} @ {price:.2f} (charges {commission:.2f})"
+            data = {**fill, "p_commission": commission, "tag": tag}
+            self._audit(
+                c, "fill", msg, {k.removeprefix("p_"): v for k, v in data.items()}, fill_time
+            )
             if status is not None:
-                self.apply_status(c, tag, status[0], status[1], now)
+                self.apply_status(c, tag, status[0], status[1], now, bar_time=fill_time)
             write_events(c, self.bot_id, self.mode, events)
 
         def status_only(c: Any) -> None:
             if status is not None:
-                self.apply_status(c, tag, status[0], status[1], utcnow())
+                self.apply_status(c, tag, status[0], status[1], utcnow(), bar_time=fill_time)
 
         return Write(apply, status_only)
 

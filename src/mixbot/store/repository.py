@@ -24,13 +24,13 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from mixbot.bus.events import Event
 from mixbot.errors import StoreError
+from mixbot.store import audit, unit
 from mixbot.store import models as m
-from mixbot.store import unit
 from mixbot.store.db import _translate, describe, open_engine
 from mixbot.store.ledger import Ledger
 from mixbot.store.orders import FINAL_STATUSES, OrderBook, utcnow
@@ -38,16 +38,6 @@ from mixbot.store.outbox import write_events
 from mixbot.store.unit import Write
 
 __all__ = ["FINAL_STATUSES", "Store", "utcnow"]
-
-
-_AUDIT_INSERT = insert(m.events).values(
-    bot_pk=bindparam("b_pk"),
-    kind=bindparam("p_kind"),
-    message=bindparam("p_message"),
-    data=bindparam("p_data"),
-    bar_time=bindparam("p_bar_time"),
-    created_at=bindparam("p_now"),
-)
 
 
 class Store(OrderBook, Ledger):
@@ -303,18 +293,9 @@ class Store(OrderBook, Ledger):
         data: dict[str, Any] | None,
         bar_time: dt.datetime | None,
     ) -> None:
-        """Insert one audit-trail row on connection ``c`` (inside the caller's transaction)."""
-        c.execute(
-            _AUDIT_INSERT,
-            {
-                "b_pk": self.pk,
-                "p_kind": kind,
-                "p_message": message,
-                "p_data": data,
-                "p_bar_time": bar_time,
-                "p_now": utcnow(),
-            },
-        )
+        """Append one row to the bot's hash-chained audit log on connection ``c`` (inside the
+        caller's transaction; see :mod:`mixbot.store.audit`)."""
+        audit.append(c, self.pk, kind, message, data, bar_time, utcnow())
 
     def event_write(
         self,

@@ -317,6 +317,11 @@ class CustomStrategy(bt.Strategy):
             if getattr(self.data, "stale", False)
             else None
         )
+        if self.persist is not None:
+            name = rt.entry.__class__.__name__
+            self.persist.event(
+                "signal", f"entry signal ({name})", self._bar_time(), close=close, mixin=name
+            )
         reason = risk.check_entry(self.window.minute, open_positions, value, gross, stale)
         if reason is None:
             size = risk.size(value, close, self.broker.getcash())
@@ -358,6 +363,8 @@ class CustomStrategy(bt.Strategy):
         return False
 
     def _exit(self, reason: str) -> None:
+        if self.persist is not None and self.position.size:
+            self.persist.event("signal", f"exit signal ({reason})", self._bar_time())
         if self.orders.exit(reason) is not None:
             self.log.info(
                 "exit (%s) at %s: SELL %s at market",

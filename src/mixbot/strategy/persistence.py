@@ -96,7 +96,12 @@ class Persistence(Recovery):
         return writes
 
     def _status(
-        self, tag: str, status: str, broker_id: str | None, events: tuple[Event, ...] = ()
+        self,
+        tag: str,
+        status: str,
+        broker_id: str | None,
+        events: tuple[Event, ...] = (),
+        bar_time: dt.datetime | None = None,
     ) -> None:
         """Note a status change; it joins the order's pending status write when there is one
         (its row is read and updated once)."""
@@ -104,7 +109,7 @@ class Persistence(Recovery):
         if pending is not None:
             pending.add(status, broker_id, utcnow(), events)
             return
-        w = self.store.status_write(tag, status, broker_id, utcnow(), events)
+        w = self.store.status_write(tag, status, broker_id, utcnow(), events, bar_time)
         self._writes.append(w)
         self._joinable[tag] = w
 
@@ -180,7 +185,7 @@ class Persistence(Recovery):
         if order.status in (bt.Order.Submitted, bt.Order.Accepted):
             # on the way to the exchange. Recovery does not depend on these: an order is
             # found again by its committed intent's tag.
-            self._status(tag, status, broker_id)
+            self._status(tag, status, broker_id, bar_time=bar_time)
             return
         rejected: tuple[Event, ...] = ()
         if order.status in (bt.Order.Rejected, bt.Order.Margin):
@@ -197,7 +202,7 @@ class Persistence(Recovery):
             )
         fill = self._new_fill(order, tag, role)
         if fill is None:
-            self._status(tag, status, broker_id, rejected)
+            self._status(tag, status, broker_id, rejected, bar_time)
             return
         seq, delta, price, commission, partial, totals = fill
         self._joinable.pop(tag, None)  # later changes go after this fill
