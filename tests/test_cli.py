@@ -18,7 +18,7 @@ SECRET = "sekrit-value-123"
 
 #: One mistake per line, so every line number below is exact.
 BROKEN = """{
-  "broker": {"type": "upstox", "acess_token": "${UPSTOX_ACCESS_TOKEN}"},
+  "broker": {"type": "upstox", "acess_token": "${UPSTOX_ACCESS_TOKEN}", "algo_name": "a"},
   "trading": {"symbol": "NSE_EQ|INE002A01018", "position_size": "10%"},
   "data": {"data_source": "upstox", "interval": "5m"},
   "strategy": {

@@ -24,7 +24,11 @@ def only(problems: list[Problem], path: str) -> Problem:
 
 
 def live(doc: dict[str, Any]) -> dict[str, Any]:
-    doc["broker"] = {"type": "upstox", "access_token": "${UPSTOX_ACCESS_TOKEN}"}
+    doc["broker"] = {
+        "type": "upstox",
+        "access_token": "${UPSTOX_ACCESS_TOKEN}",
+        "algo_name": "t-algo",
+    }
     doc["trading"] = {"symbol": "NSE_EQ|INE002A01018", "product": "intraday"}
     doc["data"] = {"data_source": "upstox", "interval": "5m"}
     return doc

@@ -145,6 +145,16 @@ def _venue_pairing(c: _Ctx) -> Iterator[Problem]:
         )
 
 
+def _venue_rules(c: _Ctx) -> Iterator[Problem]:
+    btype = _get(c.doc, "broker", "type")
+    venue = venues.for_broker(btype) if isinstance(btype, str) else None
+    if venue is None or venue.check_config is None:
+        return
+    bot_id = c.doc.get("bot_id") or Path(str(c.src.file)).stem
+    for parts, problem, hint in venue.check_config(c.doc, str(bot_id)):
+        yield c.problem(parts, problem, hint)
+
+
 def _files(c: _Ctx) -> Iterator[Problem]:
     from mixbot.paths import expand_data_path, sample_data_dir
 
@@ -344,6 +354,7 @@ CHECKS: tuple[Callable[[_Ctx], Iterator[Problem]], ...] = (
     _interval,
     _trailing,
     _venue_pairing,
+    _venue_rules,
     _files,
     _symbols,
     _market,

@@ -193,6 +193,9 @@ def build(
             checkpoint["bar_index"],
             start_abs,
         )
+    if checkpoint is None and series is None and persist is not None:
+        # a new live session (--fresh): tags continue after the erased session's bars
+        runtime.bar_base = int(persist.store.bot_row().get("bar_base") or 0)
     if checkpoint is not None and series is not None:
         start_abs, start_src = resume_point(
             cfg,

@@ -41,6 +41,9 @@ bots = Table(
     # revision 0005: the head of the bot's hash-chained audit log (see mixbot.store.audit)
     Column("audit_seq", Integer, nullable=True),
     Column("audit_head", String(64), nullable=True),
+    # revision 0005: first bar index of a session started with --fresh (after the erased
+    # session's bars, so a live bot's order tags never repeat)
+    Column("bar_base", Integer, nullable=True),
     UniqueConstraint("bot_id", "mode", name="uq_bots_bot_mode"),
 )
 

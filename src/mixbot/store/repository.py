@@ -24,7 +24,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from mixbot.bus.events import Event
@@ -119,13 +119,25 @@ class Store(OrderBook, Ledger):
         return self._guard(go)
 
     # ------------------------------------------------------------------ bot lifecycle
+    @staticmethod
+    def _next_bar(c: Any, row: Any) -> int:
+        """The bar index after every bar the bot's stored session used (its checkpoint, its
+        orders, the base it started from)."""
+        used = [int(row["bar_base"] or 0) - 1]
+        for t in (m.checkpoints, m.orders):
+            v = c.execute(select(func.max(t.c.bar_index)).where(t.c.bot_pk == row["id"])).scalar()
+            used.append(-1 if v is None else int(v))
+        return max(used) + 1
+
     def register(self, config_hash: str, config_file: str, fresh: bool = False) -> dict[str, Any]:
         """Create or re-open the bot's row and mark it running.
 
         Returns:
             ``{"resumed": bool, "config_changed": bool}``.
 
-        ``fresh`` deletes every earlier row of this bot in this mode first (a new session).
+        ``fresh`` deletes every earlier row of this bot in this mode first (a new session),
+        and records in ``bar_base`` the bar index after every bar the erased session used (a
+        live bot numbers its bars from there, so its order tags never repeat).
         """
 
         def go() -> dict[str, Any]:
@@ -140,7 +152,9 @@ class Store(OrderBook, Ledger):
                     .mappings()
                     .first()
                 )
+                base = 0
                 if row is not None and fresh:
+                    base = self._next_bar(c, row)
                     # children first: does not rely on ON DELETE CASCADE being enforced
                     for t in (
                         m.fills,
@@ -172,6 +186,7 @@ class Store(OrderBook, Ledger):
                             updated_at=now,
                             pid=os.getpid(),
                             host=socket.gethostname(),
+                            bar_base=base or None,
                         )
                     ).inserted_primary_key
                     assert key is not None

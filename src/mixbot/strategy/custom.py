@@ -65,6 +65,9 @@ class BotRuntime:
     progress: Any = None  # callable(n_bars) or None
     persist: Any = None  # mixbot.strategy.persistence.Persistence, or None (backtests)
     resume: Any = None  # {"start_abs": int, "checkpoint": dict} after a restart, else None
+    #: a new live session numbers its bars from here (after every bar an erased earlier
+    #: session of the bot used), so its order tags never repeat one the venue saw before
+    bar_base: int = 0
     record_equity: bool = True
     equity_time: list[float] = field(default_factory=list)
     equity_value: list[float] = field(default_factory=list)
@@ -123,6 +126,8 @@ class CustomStrategy(bt.Strategy):
         if self.resume is not None:
             # the feed starts at this bar: warm-up bars up to the checkpoint, no trading on them
             self.window.count = int(self.resume["start_abs"])
+        elif rt.bar_base:
+            self.window.count = int(rt.bar_base)
         self.latency_log = _latency_log(cfg.bot_id)
         #: the order/position state machine (orders in flight, tags, protective orders,
         #: position state, open trade); checkpointed through its snapshot()/restore()

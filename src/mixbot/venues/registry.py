@@ -70,6 +70,9 @@ class VenueSpec:
         check_symbol: ``symbol -> (problem, hint) | None`` for a symbol its data sources /
             brokers are given (problem reads after "'SYM' is ...", hint may be ""), or None
             (any symbol is accepted).
+        check_config: ``(config document with defaults, bot id) -> iterable of (json path
+            parts, problem, hint)``: the venue's own rules for a config using it (Upstox: the
+            tag length, ``algo_name``), or None.
     """
 
     name: str
@@ -88,6 +91,7 @@ class VenueSpec:
     token_expiry: Callable[[], dt.datetime] | None = None
     cli_modules: tuple[str, ...] = ()
     check_symbol: Callable[[str], tuple[str, str] | None] | None = None
+    check_config: Callable[[dict[str, Any], str], Any] | None = None
 
 
 def register(spec: VenueSpec) -> VenueSpec:

@@ -18,7 +18,11 @@ from mixbot.venues.upstox.wiring import account_order_limiter
 def _cfg(tmp_path: Path, bot_id: str):  # type: ignore[no-untyped-def]
     doc = json.loads((REPO_ROOT / "config/trading/live/upstox_sim_banknifty.json").read_text())
     doc["bot_id"] = bot_id
-    doc["broker"] = {"type": "upstox", "access_token": "${UPSTOX_ACCESS_TOKEN}"}
+    doc["broker"] = {
+        "type": "upstox",
+        "access_token": "${UPSTOX_ACCESS_TOKEN}",
+        "algo_name": "t-algo",
+    }
     path = tmp_path / f"{bot_id}.json"
     path.write_text(json.dumps(doc))
     report = validate_file(path, text=path.read_text(), env={"UPSTOX_ACCESS_TOKEN": "t"})

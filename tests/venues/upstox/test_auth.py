@@ -325,7 +325,26 @@ def test_cli_status(token_file: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert args.func(args) == 2
     auth.save_token("tok", user_name="Test User")
     assert args.func(args) == 0
-    assert "Test User valid until" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Test User valid until" in out
+    assert "static IP of your Upstox app" in out  # where orders leave from (NSE rule)
+
+
+@pytest.mark.parametrize(
+    "addresses, want",
+    [
+        (["49.36.10.5"], "orders leave from 49.36.10.5: a public address of this machine"),
+        (["10.0.0.5", "fd00::2"], "private address 10.0.0.5, fd00::2 (behind NAT)"),
+        ([], "no route to the internet"),
+    ],
+)
+def test_static_ip_line_says_what_it_can_know(addresses: list[str], want: str) -> None:
+    from mixbot.venues.upstox.static_ip import describe
+
+    (line,) = describe(addresses)
+    assert want in line
+    if addresses != ["49.36.10.5"]:
+        assert "api.ipify.org" in line  # how to find the public address from outside
 
 
 # -- integration: the local Upstox simulator with real data (skipped when unavailable) ----------

@@ -68,7 +68,11 @@ def _base(tag: str) -> str:
 def test_kill9_restarts_reconcile_with_the_exchange(data_dir: Path, tmp_path: Path) -> None:
     doc = json.loads((REPO_ROOT / "config/trading/live/upstox_sim_banknifty.json").read_text())
     doc["bot_id"] = BOT
-    doc["broker"] = {"type": "upstox", "access_token": "${UPSTOX_ACCESS_TOKEN}"}
+    doc["broker"] = {
+        "type": "upstox",
+        "access_token": "${UPSTOX_ACCESS_TOKEN}",
+        "algo_name": "t-algo",
+    }
     doc["data"]["to"] = "2019-01-03"
     doc["risk_management"]["max_daily_trades"] = 20
     cfg = tmp_path / "crash.json"

@@ -37,7 +37,11 @@ def test_live_session_orders_match_the_exchange(
     monkeypatch.chdir(tmp_path)
     doc = json.loads((REPO_ROOT / "config/trading/live/upstox_sim_banknifty.json").read_text())
     doc["bot_id"] = "live-sim"
-    doc["broker"] = {"type": "upstox", "access_token": "${UPSTOX_ACCESS_TOKEN}"}
+    doc["broker"] = {
+        "type": "upstox",
+        "access_token": "${UPSTOX_ACCESS_TOKEN}",
+        "algo_name": "t-algo",
+    }
     doc["data"]["to"] = "2019-01-02"
     sim = sim_mod.Simulator(
         files=[data_dir / FILE],

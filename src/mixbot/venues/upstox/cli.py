@@ -81,7 +81,21 @@ def cmd_upstox_status(args: argparse.Namespace) -> int:
     )
     if stored.warning:
         print(f"warning: {stored.warning}", file=sys.stderr)
+    _print_static_ip()
     return 0
+
+
+def _print_static_ip() -> None:
+    import os
+
+    from mixbot.venues.upstox.http import hosts
+    from mixbot.venues.upstox.static_ip import describe, outbound_addresses
+
+    local = os.environ.get(hosts.API_ENV)
+    if local:
+        print(f"orders go to {local} ({hosts.API_ENV}), not to Upstox")
+    for line in describe(outbound_addresses()):
+        print(line)
 
 
 def cmd_data_download(args: argparse.Namespace) -> int:

@@ -66,6 +66,12 @@ def _check_symbol(sym: str) -> tuple[str, str] | None:
     return check_symbol(sym)
 
 
+def _check_config(doc: dict[str, Any], bot_id: str) -> Any:
+    from mixbot.venues.upstox.order_tags import config_problems
+
+    return config_problems(doc, bot_id)
+
+
 def _secrets(
     broker_type: str | None, data_source: str | None
 ) -> Sequence[tuple[tuple[str, ...], str]]:
@@ -93,5 +99,6 @@ SPEC = register(
         token_expiry=_token_expiry,
         cli_modules=("mixbot.venues.upstox.cli", "mixbot.venues.upstox.ws.feedtest"),
         check_symbol=_check_symbol,
+        check_config=_check_config,
     )
 )

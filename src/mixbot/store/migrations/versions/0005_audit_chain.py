@@ -1,4 +1,5 @@
-"""The hash-chained audit log: ``events.chain_seq/prev_hash/row_hash``, the head in
+"""``bots.bar_base`` (where a --fresh session numbers its bars from) and the hash-chained
+audit log: ``events.chain_seq/prev_hash/row_hash``, the head in
 ``bots.audit_seq/audit_head``, existing rows chained in id order, and a trigger refusing any
 UPDATE of an audit row (see :mod:`mixbot.store.audit`).
 
@@ -90,6 +91,7 @@ def upgrade() -> None:
     with op.batch_alter_table("bots") as batch:
         batch.add_column(sa.Column("audit_seq", sa.Integer, nullable=True))
         batch.add_column(sa.Column("audit_head", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("bar_base", sa.Integer, nullable=True))
     with op.batch_alter_table("events") as batch:
         batch.add_column(sa.Column("chain_seq", sa.Integer, nullable=True))
         batch.add_column(sa.Column("prev_hash", sa.String(64), nullable=True))
@@ -113,5 +115,6 @@ def downgrade() -> None:
         batch.drop_column("prev_hash")
         batch.drop_column("chain_seq")
     with op.batch_alter_table("bots") as batch:
+        batch.drop_column("bar_base")
         batch.drop_column("audit_head")
         batch.drop_column("audit_seq")

@@ -91,6 +91,7 @@ from mixbot.venues.upstox.http.order_transport import (
     _order_ids,
 )
 from mixbot.venues.upstox.http.ratelimit import MultiWindowLimiter, order_limiter
+from mixbot.venues.upstox.order_tags import check_tag
 
 __all__ = [
     "ALGO_HEADER",
@@ -213,6 +214,8 @@ class OrderApi(OrderTransport, OrderReads):
             problems.append(f"a {order_type} order takes trigger_price 0, not {trigger_price}")
         if not tag or not str(tag).strip():
             problems.append("tag is required (it is how a lost order is found again)")
+        elif (why := check_tag(str(tag))) is not None:
+            problems.append(why)
         # Upstox "Market Price Protection" (announcement, March 2026): MARKET and SL-M only;
         # -1 = automatic, 0 = none, 1-25 = percent
         if market_protection is not None:
