@@ -38,6 +38,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "daily_summary": ("day", "trades", "realized_pnl"),
     "bot_started": ("pid",),
     "bot_stopped": ("status",),
+    "outside_position": ("symbol", "qty", "orders", "action"),
 }
 
 #: The event types of the bus, in the order the issue lists them.

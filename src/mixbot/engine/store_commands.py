@@ -128,6 +128,7 @@ def _print_one(st: Any) -> None:
             f"{st.today.get('realized_pnl', 0.0):,.2f} INR",
         ),
         ("halts", "; ".join(st.halts) or "none"),
+        ("outside the bot", st.outside or "nothing"),
         ("trades closed", f"{st.trades_closed} (net PnL {st.realized_pnl_total:,.2f} INR)"),
     ]
     for k, v in rows:

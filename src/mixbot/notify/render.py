@@ -84,6 +84,10 @@ def _title(event_type: str, p: dict[str, Any]) -> str:
         return f"{p.get('venue', '')} token expires {p.get('expires_at', '')}"
     if event_type == "bot_started":
         return "started" + (" (resumed)" if p.get("resumed") else "")
+    if event_type == "outside_position":
+        if p.get("action") == "resolved":
+            return f"{sym}: nothing outside the bot any more"
+        return f"{sym}: position {_num(p.get('qty'))} not opened by the bot ({p.get('action', '')})"
     if event_type == "bot_stopped":
         return f"stopped ({p.get('status', '')})"
     return event_type
@@ -109,6 +113,7 @@ _DETAILS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "order_rejected": (("tag", "tag", "str"), ("status", "status", "str")),
     "error": (("message", "message", "str"),),
     "order_partially_filled": (("tag", "tag", "str"),),
+    "outside_position": (("qty", "qty", "num"), ("open orders", "orders", "list")),
     "daily_summary": (
         ("trades", "trades", "num"),
         ("wins", "wins", "num"),

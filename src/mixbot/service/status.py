@@ -56,6 +56,9 @@ class BotStatus:
     realized_pnl_total: float = 0.0
     recent_events: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    #: what the venue account holds on the bot's instrument that the bot did not make, as
+    #: last reported (None: nothing, or resolved); see mixbot.strategy.outside
+    outside: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict of every field."""
@@ -104,6 +107,7 @@ def from_store(cfg: Any, store: Any, holder_pid: int | None = None) -> BotStatus
     risk = (ck or {}).get("state", {}).get("risk", {})
     today = risk.get("today", {})
     trades = store.trades()
+    outside = store.events("outside_position")[-1:]
     return BotStatus(
         bot_id=cfg.bot_id,
         mode=store.mode,
@@ -149,4 +153,7 @@ def from_store(cfg: Any, store: Any, holder_pid: int | None = None) -> BotStatus
             {"kind": e["kind"], "message": e["message"], "at": to_market_time(e["created_at"], tz)}
             for e in store.events()[-5:]
         ],
+        outside=outside[0]["message"]
+        if outside and (outside[0]["data"] or {}).get("action") != "resolved"
+        else None,
     )

@@ -46,6 +46,7 @@ import backtrader as bt
 
 from mixbot.backtest.metrics import TradeRecord
 from mixbot.orders.manager import EntryFilled, ExitFilled, OrderManager
+from mixbot.strategy import outside
 from mixbot.strategy.mixin import EntryMixin, ExitMixin
 from mixbot.strategy.window import BarWindow
 
@@ -129,6 +130,10 @@ class CustomStrategy(bt.Strategy):
         elif rt.bar_base:
             self.window.count = int(rt.bar_base)
         self.latency_log = _latency_log(cfg.bot_id)
+        #: the last outside-the-bot state reported (mixbot.strategy.outside)
+        self.outside_reported: Any = None
+        self._outside: str | None = None  # why entries are refused by it, or None
+        self._watch_outside = False  # the broker sees the whole account (set in start)
         #: the order/position state machine (orders in flight, tags, protective orders,
         #: position state, open trade); checkpointed through its snapshot()/restore()
         self.orders = OrderManager(
@@ -146,6 +151,7 @@ class CustomStrategy(bt.Strategy):
         """Before the first bar (Backtrader calls it once): on a live feed with a store,
         pay the one-time costs of the per-bar path now (indicator imports, the checkpoint
         statements' compilation) rather than on the first live bar."""
+        self._watch_outside = hasattr(self.broker, "check_outside")
         if self.persist is not None and self.data.islive():
             import mixbot.indicators  # noqa: F401 - the mixins import it on first compute
 
@@ -272,6 +278,8 @@ class CustomStrategy(bt.Strategy):
             return
         if rt.controls is not None and self._operator(rt.controls, pos):
             return
+        if self._watch_outside:
+            self._outside = outside.watch(self)
 
         if pos:
             self._manage(close)
@@ -327,7 +335,9 @@ class CustomStrategy(bt.Strategy):
             self.persist.event(
                 "signal", f"entry signal ({name})", self._bar_time(), close=close, mixin=name
             )
-        reason = risk.check_entry(self.window.minute, open_positions, value, gross, stale)
+        reason = self._outside or risk.check_entry(
+            self.window.minute, open_positions, value, gross, stale
+        )
         if reason is None:
             size = risk.size(value, close, self.broker.getcash())
             if size <= 0:

@@ -318,7 +318,19 @@ class Persistence(Recovery):
         self, kind: str, message: str, bar_time: dt.datetime | None = None, **data: Any
     ) -> None:
         """Note an audit event for the bar's unit of work."""
-        self._writes.append(self.store.event_write(kind, message, data or None, bar_time))
+        self.note(kind, message, bar_time, data or None)
+
+    def note(
+        self,
+        kind: str,
+        message: str,
+        bar_time: dt.datetime | None,
+        data: dict[str, Any] | None,
+        events: tuple[Event, ...] = (),
+    ) -> None:
+        """Note an audit row and the bus ``events`` about the same fact for the bar's unit of
+        work (they commit together)."""
+        self._writes.append(self.store.event_write(kind, message, data, bar_time, events))
 
     def halt(self, reason: str, bar_time: dt.datetime | None = None) -> None:
         """Audit a halt and emit its ``halted`` event, committed now with the bar's writes."""

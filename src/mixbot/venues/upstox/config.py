@@ -26,6 +26,9 @@ class UpstoxBrokerConfig:
             cancelled and the rest re-sent at MARKET.
         entry_timeout_seconds: an entry still pending after this long (s) is cancelled.
         sandbox: ``broker.type`` is ``upstox_sandbox`` (orders go to the sandbox endpoints).
+        outside_positions: ``"refuse"`` (no new entries while the account holds a position or
+            open order on the instrument that the bot did not make) or ``"ignore"`` (trade
+            beside it); unset in the config means refuse.
     """
 
     algo_name: str | None = None
@@ -34,6 +37,7 @@ class UpstoxBrokerConfig:
     exit_timeout_seconds: float = 30.0
     entry_timeout_seconds: float = 120.0
     sandbox: bool = False
+    outside_positions: str = "refuse"
 
     @classmethod
     def of(cls, cfg: Any) -> UpstoxBrokerConfig:
@@ -47,4 +51,5 @@ class UpstoxBrokerConfig:
             exit_timeout_seconds=float(b.get("exit_timeout_seconds", 30.0)),
             entry_timeout_seconds=float(b.get("entry_timeout_seconds", 120.0)),
             sandbox=cfg.broker.type == "upstox_sandbox",
+            outside_positions=str(b.get("outside_positions") or "refuse"),
         )

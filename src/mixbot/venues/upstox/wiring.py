@@ -132,6 +132,8 @@ def upstox_broker(
         entry_timeout_seconds=u.entry_timeout_seconds,
         poll_interval=max(1.0, min(5.0, float(cfg.data.retry_interval))),
         known_tags=known_tags or (),
+        tag_prefix=f"{cfg.bot_id}:",
+        outside_policy=u.outside_positions,
         stream_factory=lambda on_update: PortfolioStream(session.client, on_update),
     )
     product = cfg.trading.product

@@ -67,6 +67,7 @@ import backtrader as bt
 
 from mixbot.venues.upstox.execution.broker_adopt import BrokerAdoption
 from mixbot.venues.upstox.execution.broker_oco import BrokerOco
+from mixbot.venues.upstox.execution.broker_outside import BrokerOutside
 from mixbot.venues.upstox.execution.broker_updates import BrokerUpdates, VenueOrder
 from mixbot.venues.upstox.execution.orders import (
     BT_FINAL,
@@ -97,7 +98,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class UpstoxBroker(bt.BrokerBase, BrokerUpdates, BrokerAdoption, BrokerOco):  # type: ignore[misc]
+class UpstoxBroker(bt.BrokerBase, BrokerUpdates, BrokerAdoption, BrokerOco, BrokerOutside):  # type: ignore[misc]
     """Backtrader broker on the Upstox order API (see the module docstring).
 
     Params:
@@ -117,6 +118,9 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates, BrokerAdoption, BrokerOco):  # 
         known_tags: tags an earlier process of this bot may have sent (the store's orders at
             start): an order with one of them is adopted from the venue, never placed blindly
             (:mod:`~mixbot.venues.upstox.execution.broker_adopt`).
+        tag_prefix: the start of every tag of this bot (``"<bot_id>:"``): orders without it
+            are not the bot's (:mod:`~mixbot.venues.upstox.execution.broker_outside`).
+        outside_policy: ``"refuse"`` or ``"ignore"`` (``broker.outside_positions``).
         commission: Backtrader's (the charges model: ``addcommissioninfo``).
     """
 
@@ -134,6 +138,8 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates, BrokerAdoption, BrokerOco):  # 
         ("stream_factory", None),
         ("clock", None),
         ("known_tags", ()),
+        ("tag_prefix", ""),
+        ("outside_policy", "refuse"),
     )
 
     #: cash and value come from the venue (``funds``): a restored checkpoint does not set them
@@ -154,7 +160,6 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates, BrokerAdoption, BrokerOco):  # 
         self.notifs: collections.deque[bt.Order] = collections.deque()
         self.updates: queue.Queue[dict[str, Any]] = queue.Queue()
         self.positions: dict[Any, bt.Position] = {}
-        self._seed: dict[str, tuple[int, float]] = {}  # Upstox positions found at start
         self.by_tag: dict[str, VenueOrder] = {}
         self.by_id: dict[str, VenueOrder] = {}
         self.open_orders: dict[int, bt.Order] = {}  # ref -> live Backtrader order
@@ -227,6 +232,9 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates, BrokerAdoption, BrokerOco):  # 
         self.used_margin = float(equity.get("used_margin") or 0.0)
 
     def _reconcile_positions(self) -> None:
+        """Log what Upstox holds at start for the bot's product. None of it is taken over:
+        the bot's position comes from its restored checkpoint and its own orders' fills;
+        anything beyond is OUTSIDE (:mod:`~mixbot.venues.upstox.execution.broker_outside`)."""
         try:
             rows = self.api.positions()
         except UpstoxError as exc:
@@ -239,14 +247,12 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates, BrokerAdoption, BrokerOco):  # 
                 continue
             token = str(row.get("instrument_token") or row.get("instrument_key") or "")
             avg = float(row.get("average_price") or 0.0)
-            self._seed[token] = (qty, avg)
-            log.warning("existing Upstox position %s: %d @ %.2f (taken over)", token, qty, avg)
+            log.info("Upstox position at start: %s %d @ %.2f (not taken over)", token, qty, avg)
 
     def _pos(self, data: Any) -> bt.Position:
         pos = self.positions.get(data)
         if pos is None:
-            qty, avg = self._seed.pop(self._key(data), (0, 0.0))
-            pos = self.positions[data] = bt.Position(qty, avg)
+            pos = self.positions[data] = bt.Position(0, 0.0)
         return pos
 
     def getcash(self) -> float:
@@ -475,6 +481,7 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates, BrokerAdoption, BrokerOco):  # 
         if self.stream is not None and self.stream.connects != self._stream_connects:
             self._stream_connects = self.stream.connects
             self._resync = True  # (re)connected: updates may have been missed meanwhile
+            self.outside_due = True  # and trades made outside the bot
         self._drain()
         streaming = self.stream is not None and self.stream.connected
         pending = any(not v.final for v in self.by_tag.values())

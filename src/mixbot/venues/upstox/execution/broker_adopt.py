@@ -54,7 +54,6 @@ class BrokerAdoption:
         _resync: bool
 
         positions: dict[Any, bt.Position]
-        _seed: dict[str, tuple[int, float]]
 
         def _key(self, data: Any) -> str: ...
         def _poll(self, force: bool = False) -> None: ...
@@ -134,10 +133,8 @@ class BrokerAdoption:
         self.known_tags.update(link.tag for link in links)
 
     def set_position(self, data: Any, size: float, price: float) -> None:
-        """Set the position of ``data`` (shares, average price INR) from a restored checkpoint;
-        the Upstox position found at start is then NOT taken over (adopted orders bring the
-        position to the venue's)."""
-        self._seed.pop(self._key(data), None)
+        """Set the position of ``data`` (shares, average price INR) from a restored checkpoint
+        (adopted orders then bring it to what the bot's own orders did while it was down)."""
         self.positions[data] = bt.Position(size, price)
 
     def sync(self) -> None:

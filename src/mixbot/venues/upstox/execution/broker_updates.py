@@ -75,6 +75,7 @@ class BrokerUpdates:
         _funds_dirty: bool
 
         def _pos(self, data: Any) -> bt.Position: ...
+        def note_foreign_update(self, row: Mapping[str, Any]) -> None: ...
         def _now(self, data: Any) -> float: ...
         def notify(self, order: bt.Order) -> None: ...
         def getcommissioninfo(self, data: Any) -> Any: ...
@@ -116,8 +117,9 @@ class BrokerUpdates:
         vo = self.by_id.get(oid) if oid else None
         if vo is None:
             vo = self.by_tag.get(str(row.get("tag") or ""))
-            if vo is None:
-                return  # not ours (another app, or an earlier session)
+            if vo is None:  # not ours (another app, or an earlier session)
+                self.note_foreign_update(row)
+                return
             if oid and vo.order_id is None:
                 vo.order_id = oid
                 self.by_id[oid] = vo
