@@ -85,6 +85,7 @@ class ControlThread(threading.Thread):
         status_s: float = 3600.0,
         wall: Callable[[], dt.datetime] | None = None,
         engine_idle_s: Callable[[], float | None] | None = None,
+        token_gate: Any = None,
     ) -> None:
         super().__init__(name=f"control-{store.bot_id}", daemon=True)
         from mixbot.store.control import ControlChannel
@@ -104,6 +105,8 @@ class ControlThread(threading.Thread):
         self.status_s = status_s
         self._wall = wall or (lambda: dt.datetime.now(dt.UTC))
         self.engine_idle_s = engine_idle_s
+        self.token_gate = token_gate
+        self._token_dead = False
         self._stalled = False
         self._warned: set[str] = set()
         self._last_status: float | None = None
@@ -136,6 +139,7 @@ class ControlThread(threading.Thread):
                 seen = m
                 last_poll = now
                 self._safely(self.poll)
+            self._safely(self.token_state)
             if now - last_beat >= self.beat_s:
                 last_beat = now
                 self._safely(self.beat)
@@ -147,6 +151,30 @@ class ControlThread(threading.Thread):
                 self._safely(self.journal.pump)
             self._quit.wait(self.watch_s)
         self._safely(self.journal.pump)  # the last events (bot_stopped) too
+
+    def token_state(self) -> None:
+        """Say when the venue refused the bot's token and when a new one was taken up: the
+        bot's status (``token_expired`` / back to running or paused), a ``status`` event with
+        the reason, an ``error`` event and an audit row (no-op without a token gate)."""
+        gate = self.token_gate
+        if gate is None or gate.expired == self._token_dead:
+            return
+        self._token_dead = gate.expired
+        if gate.expired:
+            reason = str(gate.reason)
+            self.store.set_status(
+                "token_expired",
+                events=(
+                    make("status", status="token_expired", reason=reason),
+                    make("error", message=reason),
+                ),
+            )
+            self.store.event("token_expired", reason)
+            return
+        status = "paused" if self.controls.paused else "running"
+        why = "a new access token was taken up: trading continues"
+        self.store.set_status(status, events=(make("status", status=status, reason=why),))
+        self.store.event("token_renewed", why)
 
     def beat(self) -> None:
         """Write the heartbeat: the time the engine loop last turned over (now when that is

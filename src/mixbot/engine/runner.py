@@ -223,6 +223,9 @@ class Bot:
             log,
             token_expiry=_token_expiry(self.cfg),
             engine_idle_s=self._engine_idle_s,
+            token_gate=getattr(
+                getattr(getattr(self.built, "feed", None), "p", None), "token_gate", None
+            ),
         )
         self._control.start()
 

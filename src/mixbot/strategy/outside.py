@@ -5,8 +5,9 @@ A broker that can see the whole account (Upstox:
 ``outside_due``, ``outside_seen``, ``outside_state`` and ``p.outside_policy``. On every bar
 :func:`watch` runs the check when the broker asks for it, reports each change of the
 confirmed state once (an ``outside_position`` bus event and audit row, through the bar's unit
-of work) and returns why entries are refused under the ``refuse`` policy. Brokers without
-this (paper, backtests) are left alone.
+of work) and returns why entries are refused under the ``refuse`` policy, or because the
+venue refuses to trade now (``entry_block()``: an expired token). Brokers without this
+(paper, backtests) are left alone.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ def watch(s: Any) -> str | None:
     b = s.broker
     if not hasattr(b, "check_outside"):
         return None
+    block = b.entry_block() if hasattr(b, "entry_block") else None
+    if block:
+        return str(block)  # the venue refuses to trade now (an expired token)
     if b.outside_due:
         b.check_outside(s.data)
     state = b.outside_state

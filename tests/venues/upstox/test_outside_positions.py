@@ -6,21 +6,16 @@ BANKNIFTY 1-minute data, one session."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.venues.upstox.live_sim import live_config, simulator
 
-from mixbot.config.model import build
-from mixbot.config.validate import validate_file
 from mixbot.engine.runner import Bot
-from mixbot.paths import REPO_ROOT
 
-sim_mod = pytest.importorskip("mixbot.simulators.upstox")
+pytest.importorskip("mixbot.simulators.upstox")
 upstox_client = pytest.importorskip("upstox_client")
-
-FILE = "nse_1min/BANKNIFTY_F1_2019H1.txt"
 KEY = "NSE_FO|35005"  # the simulator's BANKNIFTY future of that file (lot 20)
 MANUAL = 40  # shares bought in "the app"
 
@@ -42,32 +37,16 @@ def _manual_buy(sim: Any) -> str:
 
 def _session(data_dir: Path, tmp_path: Path, mp: pytest.MonkeyPatch, policy: str | None) -> Any:
     mp.chdir(tmp_path)
-    doc = json.loads((REPO_ROOT / "config/trading/live/upstox_sim_banknifty.json").read_text())
-    doc["bot_id"] = "beside"
-    doc["broker"] = {"type": "upstox", "access_token": "${UPSTOX_ACCESS_TOKEN}", "algo_name": "a"}
-    if policy is not None:
-        doc["broker"]["outside_positions"] = policy
-    doc["data"]["to"] = "2019-01-01"
-    path = tmp_path / "beside.json"
-    path.write_text(json.dumps(doc))
-    report = validate_file(path, text=path.read_text(), env={"UPSTOX_ACCESS_TOKEN": "sim-token"})
-    assert report.ok, [p.render() for p in report.errors]
-    sim = sim_mod.Simulator(
-        files=[data_dir / FILE],
-        port=0,
-        speed=1200,
-        start="2019-01-01",
-        end="2019-01-01",
-        tls_dir=tmp_path / "tls",
-        cash=5_000_000.0,
-    )
+    extra = {} if policy is None else {"outside_positions": policy}
+    cfg = live_config(tmp_path, "beside", "2019-01-01", **extra)
+    sim = simulator(data_dir, tmp_path, "2019-01-01", cash=5_000_000.0)
     sim.start()
     try:
         for k, v in sim.env().items():
             mp.setenv(k, v)
         mp.setenv("MIXBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'live.sqlite'}")
         manual_id = _manual_buy(sim)
-        bot = Bot(build(report.effective, path), fresh=True)
+        bot = Bot(cfg, fresh=True)
         result = bot.run()
         orders, fills = sim.exchange.orders(), sim.exchange.fills()
     finally:

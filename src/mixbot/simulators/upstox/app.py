@@ -63,6 +63,14 @@ class Simulator:
         faults: initial faults, as a control-API dict (see :mod:`.faults`).
         cash: opening cash of the simulated account (funds API), INR.
         slippage_bps: MARKET fills move this many basis points against the order.
+        expire_tokens: the night before each session after the first (Upstox: 03:30 IST) the
+            access token dies: REST calls with it get 401 ``UDAPI100050``, the market-data
+            and portfolio websockets are closed (code 1008), and only a new login
+            (``/v2/login/authorization/token``) gives the token that works, a new one each
+            day. Upstox's own behaviour for sockets open at 03:30 is not documented: closing
+            them stands for it.
+        hold_for_login: with ``expire_tokens``, the next session waits until that login (the
+            market clock stands still meanwhile: tests decide when the user logs in).
 
     The exchange (orders, fills, positions, funds; see :mod:`.exchange`) is
     :attr:`exchange`, e.g. ``sim.exchange.orders()``, ``sim.exchange.count_orders(tag=..)``.
@@ -88,7 +96,15 @@ class Simulator:
         faults: Mapping[str, Any] | None = None,
         cash: float = 10_000_000.0,
         slippage_bps: float = 0.0,
+        expire_tokens: bool = False,
+        hold_for_login: bool = False,
     ) -> None:
+        self.expire_tokens = expire_tokens
+        self.hold_for_login = hold_for_login
+        #: set while the replay waits for a login after a token expiry (``hold_for_login``)
+        self.waiting_for_login = threading.Event()
+        self._logged_in: asyncio.Event | None = None
+        self._app: Any = None
         if not files:
             raise ValueError("the simulator needs at least one data file")
         if not token:
@@ -119,6 +135,25 @@ class Simulator:
         self._error: BaseException | None = None
         self._ctx: Context | None = None
         self._stopping: asyncio.Event | None = None
+
+    async def _expire_token(self, day: dt.date) -> None:
+        """The night before ``day``'s session: the token dies (see ``expire_tokens``)."""
+        from mixbot.simulators.upstox.orders import SHARED
+
+        assert self._ctx is not None and self._logged_in is not None
+        self._logged_in.clear()
+        self.token = self._ctx.token = f"{self._ctx.token.split('~')[0]}~{day:%Y%m%d}"
+        for conn in list(self._ctx.connections):
+            with contextlib.suppress(Exception):
+                await conn.ws.close(code=1008, message=b"access token expired")
+        if self._app is not None:
+            for client in list(self._app[SHARED].clients):
+                with contextlib.suppress(asyncio.QueueFull):
+                    client.queue.put_nowait(None)
+        if self.hold_for_login:
+            self.waiting_for_login.set()
+            await self._logged_in.wait()
+            self.waiting_for_login.clear()
 
     # ------------------------------------------------------------------ public API
 
@@ -233,8 +268,12 @@ class Simulator:
         self._ctx = Context(
             self.replay, self.faults, self.token, limits=self._limits, exchange=self.exchange
         )
+        self._logged_in = asyncio.Event()
+        self._ctx.on_login = self._logged_in.set
+        if self.expire_tokens:
+            self.replay.night_hooks.append(self._expire_token)
         self.faults.on_change = self._on_fault
-        app = build_app(self._ctx)
+        app = self._app = build_app(self._ctx)
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(

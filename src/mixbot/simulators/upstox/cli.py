@@ -41,6 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exit-at-end", action="store_true", help="exit when the replay ends")
     p.add_argument("--cash", type=float, default=10_000_000.0, help="opening cash, INR")
     p.add_argument("--slippage-bps", type=float, default=0.0, help="MARKET fill slippage")
+    p.add_argument(
+        "--expire-tokens",
+        action="store_true",
+        help="the token dies the night before each session after the first (Upstox: 03:30 "
+        "IST); only a new login (`mixbot upstox login`) gives one that works",
+    )
+    p.add_argument(
+        "--hold-for-login",
+        action="store_true",
+        help="with --expire-tokens: the next session waits until that login",
+    )
     f = p.add_argument_group("faults (also: POST /_sim/faults)")
     f.add_argument("--drop-every", type=float, metavar="S", help="cut each socket after S s")
     f.add_argument("--stall", type=float, metavar="S", help="send nothing for S s at start")
@@ -90,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             faults=_faults(ns),
             cash=ns.cash,
             slippage_bps=ns.slippage_bps,
+            expire_tokens=ns.expire_tokens,
+            hold_for_login=ns.hold_for_login,
         )
         sim.start()
     except Exception as exc:  # clear one-line message, no traceback

@@ -28,7 +28,7 @@ import asyncio
 import datetime as dt
 import heapq
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -150,6 +150,9 @@ class Replay:
         self.tick_hooks: list[Callable[[str, Tick], None]] = []
         #: called with ("open" | "close", ms) at each session's open and close
         self.session_hooks: list[Callable[[str, int], None]] = []
+        #: awaited with the next day before each session after the first (the night between
+        #: two sessions: where Upstox tokens expire at 03:30 IST); the replay waits for them
+        self.night_hooks: list[Callable[[dt.date], Awaitable[None]]] = []
 
     def _prev_close(self, s: Series) -> float:
         """Close of the last bar before the start day (else the first bar's open), INR."""
@@ -264,7 +267,10 @@ class Replay:
         if self.wait_for_client:
             await self._wait_for_subscriber()
         self.clock.running = True
-        for day in self.days:
+        for n, day in enumerate(self.days):
+            if n:
+                for night in self.night_hooks:
+                    await night(day)
             open_ms, close_ms = session_bounds(day)
             for st in self.states.values():
                 st.new_day(day)

@@ -74,6 +74,8 @@ class Context:
     connections: set[Connection] = field(default_factory=set)
     master: bytes = b""
     exchange: Exchange | None = None
+    #: called after a login issued the current token (the simulator's daily expiry waits on it)
+    on_login: Callable[[], None] | None = None
 
 
 CTX: web.AppKey[Context] = web.AppKey("ctx", Context)
@@ -175,6 +177,8 @@ async def login_token(request: web.Request) -> web.StreamResponse:
     if code not in ctx.auth_codes:
         raise ApiError(400, "UDAPI100057", "Invalid Auth code", "code", code or None)
     ctx.auth_codes.discard(code)
+    if ctx.on_login is not None:
+        ctx.on_login()
     return web.json_response({**_PROFILE, "access_token": ctx.token, "extended_token": None})
 
 

@@ -121,6 +121,14 @@ class PortfolioStream:
                 got = await self._once()
                 failures = 0 if got else failures + 1
             except (TokenExpiredError, TokenMissingError) as exc:
+                gate = getattr(self._client, "gate", None)
+                if isinstance(exc, TokenExpiredError) and gate is not None:
+                    # the session's token died (03:30 IST): wait for `mixbot upstox login`
+                    self.connected = False
+                    gate.refused(exc)
+                    if await gate.wait_renewed(self._stop.is_set):
+                        continue
+                    return
                 log.error("portfolio stream stopped: %s", exc)
                 self.error = exc
                 return

@@ -8,6 +8,9 @@ portfolio-stream authorize) takes its tokens from ONE standard-API
 :class:`~mixbot.venues.upstox.http.client.RateLimiter`; order calls have their own limiter in
 :class:`~mixbot.venues.upstox.execution.orders.OrderApi`. Each thread gets its own client (an HTTP
 connection pool is not shared across threads), all with the same token, host and limiter.
+The token lives in the session's :class:`~mixbot.venues.upstox.token_gate.TokenGate`: when
+Upstox refuses it (the daily 03:30 IST expiry) every part of the bot sees the gate expired,
+and a new ``mixbot upstox login`` renews it for all of them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import threading
 from typing import Any
 
 from mixbot.venues.upstox.http.client import RateLimiter, UpstoxClient
+from mixbot.venues.upstox.token_gate import TokenGate
 
 
 class UpstoxSession:
@@ -26,6 +30,7 @@ class UpstoxSession:
             (``$UPSTOX_ACCESS_TOKEN``, else the ``mixbot upstox login`` token file).
         base_url: API base URL; None = ``$MIXBOT_UPSTOX_API`` or Upstox's.
         rate_limiter: the shared limiter (default: a new one with Upstox's standard limits).
+        gate: the token gate (default: a new one holding ``token``).
     """
 
     def __init__(
@@ -33,8 +38,10 @@ class UpstoxSession:
         token: str | None = None,
         base_url: str | None = None,
         rate_limiter: RateLimiter | None = None,
+        gate: TokenGate | None = None,
     ) -> None:
         self.token = token
+        self.gate = gate or TokenGate(token)
         self.base_url = base_url
         self.rate_limiter = rate_limiter or RateLimiter()
         self._lock = threading.Lock()
@@ -46,7 +53,9 @@ class UpstoxSession:
         Raises:
             TokenMissingError: no token given and none found (see :class:`UpstoxClient`).
         """
-        c = UpstoxClient(self.token, self.base_url, rate_limiter=self.rate_limiter, **kwargs)
+        c = UpstoxClient(
+            self.token, self.base_url, rate_limiter=self.rate_limiter, gate=self.gate, **kwargs
+        )
         with self._lock:
             self.clients.append(c)
         return c

@@ -55,6 +55,7 @@ def upstox_feed(cfg: Any, session: Any = None) -> Any:
         backoff_max=cfg.data.retry_interval,
         stop_after=dt.date.fromisoformat(cfg.data.date_to) if cfg.data.date_to else None,
         client_factory=session.client,
+        token_gate=session.gate,
         name=symbol,
     )
 

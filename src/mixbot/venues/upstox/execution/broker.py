@@ -68,6 +68,7 @@ import backtrader as bt
 from mixbot.venues.upstox.execution.broker_adopt import BrokerAdoption
 from mixbot.venues.upstox.execution.broker_oco import BrokerOco
 from mixbot.venues.upstox.execution.broker_outside import BrokerOutside
+from mixbot.venues.upstox.execution.broker_token import BrokerToken
 from mixbot.venues.upstox.execution.broker_updates import BrokerUpdates, VenueOrder
 from mixbot.venues.upstox.execution.orders import (
     BT_FINAL,
@@ -79,7 +80,7 @@ from mixbot.venues.upstox.execution.orders import (
     order_bt_status,
     round_to_tick,
 )
-from mixbot.venues.upstox.http.errors import UpstoxError
+from mixbot.venues.upstox.http.errors import TokenExpiredError, UpstoxError
 
 __all__ = [
     "BT_FINAL",
@@ -98,7 +99,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class UpstoxBroker(bt.BrokerBase, BrokerUpdates, BrokerAdoption, BrokerOco, BrokerOutside):  # type: ignore[misc]
+class UpstoxBroker(  # type: ignore[misc]
+    bt.BrokerBase, BrokerUpdates, BrokerAdoption, BrokerOco, BrokerOutside, BrokerToken
+):
     """Backtrader broker on the Upstox order API (see the module docstring).
 
     Params:
@@ -176,6 +179,7 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates, BrokerAdoption, BrokerOco, Brok
         self.fills: list[dict[str, Any]] = []
         self.known_tags: set[str] = set(self.p.known_tags or ())
         self.adopted: list[tuple[str, str]] = []
+        self.waiting: dict[str, tuple[str, int, str, float, float]] = {}
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> None:
@@ -406,6 +410,9 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates, BrokerAdoption, BrokerOco, Brok
     def _place(
         self, vo: VenueOrder, side: str, qty: int, utype: str, price: float, trigger: float
     ) -> None:
+        if self.token_expired():
+            self.hold(vo, (side, qty, utype, price, trigger))
+            return
         try:
             res = self.api.place(
                 instrument_key=self._key(vo.order.data),
@@ -421,6 +428,9 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates, BrokerAdoption, BrokerOco, Brok
             # it may exist: keep it pending, the order book (by tag) will tell
             log.error("order %s: state unknown (%s); reconciling by tag", vo.tag, exc)
             self._resync = True
+            return
+        except TokenExpiredError:  # refused before it was taken: send it with the next token
+            self.hold(vo, (side, qty, utype, price, trigger))
             return
         except (UpstoxError, ValueError) as exc:
             log.error("order %s refused: %s", vo.tag, exc)
@@ -478,6 +488,7 @@ class UpstoxBroker(bt.BrokerBase, BrokerUpdates, BrokerAdoption, BrokerOco, Brok
 
     # ------------------------------------------------------------------ updates
     def next(self) -> None:
+        self.token_tick()
         if self.stream is not None and self.stream.connects != self._stream_connects:
             self._stream_connects = self.stream.connects
             self._resync = True  # (re)connected: updates may have been missed meanwhile

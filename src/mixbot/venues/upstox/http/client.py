@@ -44,6 +44,7 @@ from mixbot.venues.upstox.http import hosts
 from mixbot.venues.upstox.http.errors import (
     LOGIN_HINT,
     RateLimitedError,
+    TokenExpiredError,
     TokenMissingError,
     UpstoxError,
     UpstoxUnavailableError,
@@ -156,8 +157,12 @@ class UpstoxClient:
         rate_limiter: RateLimiter | bool | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        gate: Any = None,
     ) -> None:
         self._token = token
+        #: the session's :class:`~mixbot.venues.upstox.token_gate.TokenGate` (None: this
+        #: client's own token only): its token is sent, a 401 marks it refused
+        self.gate = gate
         self.base_url = (base_url or hosts.api_base()).rstrip("/")
         self.timeout = timeout
         self.max_attempts = max(1, int(max_attempts))
@@ -199,6 +204,9 @@ class UpstoxClient:
             TokenMissingError: no argument, no ``UPSTOX_ACCESS_TOKEN`` and no token file.
             TokenExpiredError: the token file holds an expired token.
         """
+        gate = self.gate
+        if gate is not None and gate.token:
+            return str(gate.token)
         if not self._token:
             env = os.environ.get(hosts.TOKEN_ENV, "").strip()
             if env:
@@ -215,6 +223,8 @@ class UpstoxClient:
                     ) from None
                 self.token_warning = stored.warning
                 self._token = stored.access_token
+        if gate is not None:
+            gate.set_initial(self._token)
         return self._token
 
     # -- requests ------------------------------------------------------------------------------
@@ -348,16 +358,21 @@ class UpstoxClient:
             kw["data"] = data
         if json is not None:
             kw["json"] = json
-        if attempts == 1:
-            return self._once(method, path, hdrs, raw, rate_limit, **kw)
-        retrying = Retrying(
-            retry=retry_if_exception(_is_retryable(idempotent)),
-            stop=stop_after_attempt(attempts),
-            wait=lambda state: self._wait(state, attempts),
-            sleep=self._sleep,
-            reraise=True,
-        )
-        return retrying(self._once, method, path, hdrs, raw, rate_limit, **kw)
+        try:
+            if attempts == 1:
+                return self._once(method, path, hdrs, raw, rate_limit, **kw)
+            retrying = Retrying(
+                retry=retry_if_exception(_is_retryable(idempotent)),
+                stop=stop_after_attempt(attempts),
+                wait=lambda state: self._wait(state, attempts),
+                sleep=self._sleep,
+                reraise=True,
+            )
+            return retrying(self._once, method, path, hdrs, raw, rate_limit, **kw)
+        except TokenExpiredError as exc:
+            if self.gate is not None and auth:
+                self.gate.refused(exc)
+            raise
 
     def get(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Any:
         """``GET path`` (see :meth:`request`); returns the decoded JSON body."""

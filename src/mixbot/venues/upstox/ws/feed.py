@@ -90,7 +90,9 @@ class UpstoxFeed(LiveFeed, _SessionWindowMixin):
         history: callable ``(client, key, start_utc, end_utc, now=, cache=) -> list[Bar]`` of
             1-minute bars ending in (start, end]; default :func:`default_history`.
         history_cache: let :func:`candles.fetch_bars` use its on-disk cache (past days only).
-        backoff_initial, backoff_max, max_attempts, ping_interval: see :class:`FeedSocket`.
+        backoff_initial, backoff_max, max_attempts, ping_interval, token_gate: see
+            :class:`FeedSocket` (with a token gate a refused token waits for a new login
+            instead of ending the feed).
         clock: the wall side (staleness, gap and close-grace timers) as a
             :class:`mixbot.clock.Clock`; None = the real clock (tests pass a ManualClock).
     """
@@ -112,6 +114,7 @@ class UpstoxFeed(LiveFeed, _SessionWindowMixin):
         ("history_cache", True),
         ("backoff_initial", 0.5),
         ("backoff_max", 30.0),
+        ("token_gate", None),
         ("max_attempts", None),
         ("ping_interval", 20.0),
         ("clock", None),
@@ -200,6 +203,7 @@ class UpstoxFeed(LiveFeed, _SessionWindowMixin):
             backoff_max=self.p.backoff_max,
             max_attempts=self.p.max_attempts,
             ping_interval=self.p.ping_interval,
+            token_gate=self.p.token_gate,
         )
         self.socket.start()
 
@@ -349,8 +353,8 @@ class UpstoxFeed(LiveFeed, _SessionWindowMixin):
         except Exception as exc:
             from mixbot.venues.upstox.http.errors import TokenExpiredError
 
-            if isinstance(exc, TokenExpiredError):
-                raise
+            if isinstance(exc, TokenExpiredError) and self.p.token_gate is None:
+                raise  # (with a gate the socket waits for a new login; no bars meanwhile)
             log.warning("candle history %s..%s unavailable: %s", start, end, exc)
             return None
 

@@ -113,6 +113,9 @@ class FeedSocket:
         max_attempts: consecutive failed connects before giving up (None = never).
         open_timeout, ping_interval, ping_timeout: websocket timeouts, seconds.
         ssl_context: TLS context for wss (default :func:`hosts.ssl_context`).
+        token_gate: the session's :class:`~mixbot.venues.upstox.token_gate.TokenGate`: a
+            refused token then makes the client WAIT for a new one (``mixbot upstox login``)
+            and reconnect with it, instead of stopping (None: stop, ``on_fatal``).
 
     Raises (from the constructor):
         SubscriptionLimitError: the keys exceed the mode's limit.
@@ -139,7 +142,9 @@ class FeedSocket:
         ping_timeout: float | None = 20.0,
         ssl_context: Any = None,
         seed: int | None = None,
+        token_gate: Any = None,
     ) -> None:
+        self.token_gate = token_gate
         self.subs = Subscriptions()
         self.subs.subscribe(list(instrument_keys), mode)
         self.on_frame = on_frame
@@ -258,6 +263,21 @@ class FeedSocket:
         except TimeoutError:
             return False
 
+    async def _token_refused(self, exc: TokenExpiredError) -> bool:
+        """Upstox refused the token: without a gate stop (``on_fatal``, False); with one,
+        wait for a new token and return True to reconnect (False: stopped meanwhile)."""
+        gate = self.token_gate
+        if gate is None:
+            self._fatal(exc)
+            return False
+        gate.refused(exc)
+        self.connected = False
+        if self.on_disconnect is not None:
+            self.on_disconnect(None, "token refused: waiting for `mixbot upstox login`")
+        assert self._stop is not None
+        stop = self._stop
+        return bool(await gate.wait_renewed(stop.is_set))
+
     async def _authorize(self) -> str:
         def call() -> str:
             if self._client is None:
@@ -304,18 +324,19 @@ class FeedSocket:
                     got_data = await self._read(ws)
                     code, reason = ws.close_code, ws.close_reason or ""
             except TokenExpiredError as exc:
-                self._fatal(exc)
+                if await self._token_refused(exc):
+                    continue
                 return
             except InvalidStatus as exc:
                 status = exc.response.status_code
                 if status in (401, 403):
-                    self._fatal(
-                        TokenExpiredError(
-                            f"the market-data websocket refused the token (HTTP {status}): "
-                            f"it is invalid or has expired. {LOGIN_HINT}",
-                            status=status,
-                        )
+                    refused = TokenExpiredError(
+                        f"the market-data websocket refused the token (HTTP {status}): "
+                        f"it is invalid or has expired. {LOGIN_HINT}",
+                        status=status,
                     )
+                    if await self._token_refused(refused):
+                        continue
                     return
                 reason = f"websocket upgrade refused: HTTP {status}"
             except UpstoxError as exc:
