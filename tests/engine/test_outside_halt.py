@@ -78,3 +78,66 @@ def test_running_bot_stops_when_the_store_says_halted(
     assert at_halt["bar_index"] <= last["bar_index"] < released + 1  # never ran ahead
     assert bot.built.feed.bars_received <= released + 1  # and not to the end of the file
     assert any("halted from outside" in e["message"] for e in halts)
+    # the halt is in the last checkpoint: a restarted bot stays halted...
+    assert last["state"]["risk"]["halted"] is True
+
+
+def test_a_halt_lasts_across_a_restart_until_the_operator_resumes(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mixbot.service.bots import BotService
+
+    test_running_bot_stops_when_the_store_says_halted(data_dir, tmp_path, monkeypatch)
+    clock = GatedClock()
+    monkeypatch.setattr(replay, "SYSTEM_CLOCK", clock)
+    url = f"sqlite:///{tmp_path / 'halt.sqlite'}"
+    cfg = make_cfg(
+        "0003.json",
+        tmp_path,
+        data={
+            "path": str(data_dir / "nse_1min/BANKNIFTY_F1_2019H1.txt"),
+            "data_source": "replay",
+            "replay_as": "bars",
+            "speed": 60,
+            "from": "2019-01-01",
+            "to": "2019-06-28",
+        },
+    )
+    before = Store(url, cfg.bot_id, "paper", create=False)
+    ck = before.load_checkpoint()
+    before.close()
+    assert ck is not None
+    bot = Bot(cfg, database_url=url, console_level="ERROR")  # resumes the stored session
+    t = threading.Thread(target=bot.run, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 120  # hang guard only
+
+    def past_checkpoint() -> bool:
+        s = bot.built.runtime.strategy if bot.built is not None else None
+        return s is not None and s.window.abs_index > ck["bar_index"] + 1
+
+    while not past_checkpoint():  # warm-up bars, the restore, then live bars
+        assert time.monotonic() < deadline and t.is_alive(), "the bot did not resume"
+        clock.release()
+        time.sleep(0.005)
+    assert bot.built is not None
+    assert bot.built.runtime.risk.state.halted  # still halted after the restart
+    svc = BotService(database_url=url)
+    try:
+        res = svc.send(cfg.source_file, "resume", user="ops")
+        while not bot.controls.unhalt and bot.built.runtime.risk.state.halted:
+            assert time.monotonic() < deadline, "the bot never took the resume"
+            time.sleep(0.05)
+        while bot.built.runtime.risk.state.halted:  # cleared on the next bar
+            assert time.monotonic() < deadline, "the halt was not cleared"
+            clock.release()
+            time.sleep(0.02)
+    finally:
+        svc.close()
+        bot.stop()
+        clock.release(5)
+        t.join(30)
+    store = Store(url, cfg.bot_id, "paper", create=False)
+    cleared = store.events("halt_cleared")
+    store.close()
+    assert res.id > 0 and cleared and "halted from outside" in cleared[0]["message"]

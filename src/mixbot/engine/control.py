@@ -43,6 +43,9 @@ class Controls:
     paused: bool = False
     force_exit: str | None = None  # exit reason to square off with on the next bar
     halt: str | None = None  # halt reason (panic): square off, then stop trading
+    #: the operator resumed: clear a halt (panic, limits) on the next bar; a halt lasts
+    #: until then, also across restarts (it is in the checkpoint's risk state)
+    unhalt: bool = False
     log: list[str] = field(default_factory=list)
 
 
@@ -58,8 +61,9 @@ class ControlThread(threading.Thread):
         poll_s: longest wait between two looks at the store (seconds); None = 3 s, or 30 s
             for a SQLite store (its senders are on this host and ring the doorbell).
         beat_s: heartbeat period (seconds).
-        watch_s: how often the doorbell's mtime is checked (seconds; 1 s: a command is
-            taken within a second, and each look costs an idle bot ~0.2 ms of CPU).
+        watch_s: how often the doorbell's mtime is checked (seconds; 0.5 s: a command is
+            taken within a second also when its handling takes a few hundred ms, and each
+            look costs an idle bot ~0.2 ms of CPU).
         token_expiry: the venue's ``(venue name, callable -> aware datetime of the token's
             expiry or None)``; None when the venue has no expiring token (paper).
         status_s: period of the ``status`` event (seconds); 0 disables it.
@@ -80,7 +84,7 @@ class ControlThread(threading.Thread):
         log: logging.Logger,
         poll_s: float | None = None,
         beat_s: float = 10.0,
-        watch_s: float = 1.0,
+        watch_s: float = 0.5,
         token_expiry: tuple[str, Callable[[], dt.datetime | None]] | None = None,
         status_s: float = 3600.0,
         wall: Callable[[], dt.datetime] | None = None,
@@ -263,6 +267,7 @@ class ControlThread(threading.Thread):
             return "paused: no new entries (exits still run)"
         if command == "resume":
             c.paused = False
+            c.unhalt = True
             self.store.set_status("running", events=(make("status", status="running"),))
             return "resumed"
         if command == "force_exit":

@@ -235,17 +235,20 @@ class CustomStrategy(bt.Strategy):
             return  # warm-up or back-filled history of a live feed: indicators only, no orders
         self._on_bar()
         if self.persist is not None:
-            self.persist.checkpoint(self, self.window.abs_index, self._bar_time())
-            if self.latency_log is not None:
-                self._latency("bar")
-            if self.persist.halt_requested():
+            outside_halt = self.persist.halt_requested()
+            if outside_halt:
                 # `mixbot panic` (or the GUI) halted this bot through the store and acted at the
-                # broker itself: take no more decisions, stop after this bar
+                # broker itself: take no more decisions, stop after this bar; the halt goes
+                # into this bar's checkpoint, so a restarted bot stays halted until resumed
                 msg = "halted from outside (mixbot panic): stopping"
                 self.rt.risk.halt(msg)
                 self.log.warning("HALT: %s", msg)
                 self._event("halt", reason=msg)
                 self.persist.halt(msg, self._bar_time())
+            self.persist.checkpoint(self, self.window.abs_index, self._bar_time())
+            if self.latency_log is not None:
+                self._latency("bar")
+            if outside_halt:
                 self.env.runstop()
 
     def _on_bar(self) -> None:
@@ -369,6 +372,16 @@ class CustomStrategy(bt.Strategy):
             if pos and not self.orders.exiting:
                 self._exit("panic")
             return True
+        if controls.unhalt:
+            controls.unhalt = False
+            risk = self.rt.risk
+            if risk.state.halted:
+                was = risk.state.halt_reason
+                risk.state.halted, risk.state.halt_reason = False, ""
+                self.log.warning("halt cleared by the operator (was: %s)", was)
+                self._event("halt_cleared", reason=was)
+                if self.persist is not None:
+                    self.persist.event("halt_cleared", f"halt cleared by the operator: {was}")
         if controls.force_exit:
             reason = controls.force_exit
             controls.force_exit = None
