@@ -32,14 +32,9 @@ def make_cfg(name: str, tmp_path: Path, data: dict) -> BotConfig:  # type: ignor
     return build(report.effective, path)
 
 
-def test_running_bot_stops_when_the_store_says_halted(
-    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    clock = GatedClock()
-    monkeypatch.setattr(replay, "SYSTEM_CLOCK", clock)  # the bot's ReplayFeed waits on it
-    url = f"sqlite:///{tmp_path / 'halt.sqlite'}"
-    cfg = make_cfg(
+def paced_cfg(data_dir: Path, tmp_path: Path) -> BotConfig:
+    """Config 0003 replaying BANKNIFTY 2019 H1 bar by bar on the test's gated clock."""
+    return make_cfg(
         "0003.json",
         tmp_path,
         data={
@@ -48,9 +43,19 @@ def test_running_bot_stops_when_the_store_says_halted(
             "replay_as": "bars",
             "speed": 60,  # paced: each bar waits for the test's clock.release()
             "from": "2019-01-01",
-            "to": "2019-06-28",  # ~45,000 bars: far longer than the test lets it run
+            "to": "2019-06-28",  # ~45,000 bars: far longer than the tests let it run
         },
     )
+
+
+def test_running_bot_stops_when_the_store_says_halted(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    clock = GatedClock()
+    monkeypatch.setattr(replay, "SYSTEM_CLOCK", clock)  # the bot's ReplayFeed waits on it
+    url = f"sqlite:///{tmp_path / 'halt.sqlite'}"
+    cfg = paced_cfg(data_dir, tmp_path)
     bot = Bot(cfg, fresh=True, database_url=url, console_level="ERROR")
     t = threading.Thread(target=bot.run, daemon=True)
     t.start()
@@ -91,18 +96,7 @@ def test_a_halt_lasts_across_a_restart_until_the_operator_resumes(
     clock = GatedClock()
     monkeypatch.setattr(replay, "SYSTEM_CLOCK", clock)
     url = f"sqlite:///{tmp_path / 'halt.sqlite'}"
-    cfg = make_cfg(
-        "0003.json",
-        tmp_path,
-        data={
-            "path": str(data_dir / "nse_1min/BANKNIFTY_F1_2019H1.txt"),
-            "data_source": "replay",
-            "replay_as": "bars",
-            "speed": 60,
-            "from": "2019-01-01",
-            "to": "2019-06-28",
-        },
-    )
+    cfg = paced_cfg(data_dir, tmp_path)
     before = Store(url, cfg.bot_id, "paper", create=False)
     ck = before.load_checkpoint()
     before.close()
