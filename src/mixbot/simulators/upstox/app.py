@@ -71,6 +71,8 @@ class Simulator:
             them stands for it.
         hold_for_login: with ``expire_tokens``, the next session waits until that login (the
             market clock stands still meanwhile: tests decide when the user logs in).
+        freeze_quantity: the freeze quantity of every future instead of the exchange's (e.g.
+            60 on BANKNIFTY's lot of 20: an order of 140 becomes slices of 60, 60 and 20).
 
     The exchange (orders, fills, positions, funds; see :mod:`.exchange`) is
     :attr:`exchange`, e.g. ``sim.exchange.orders()``, ``sim.exchange.count_orders(tag=..)``.
@@ -98,6 +100,7 @@ class Simulator:
         slippage_bps: float = 0.0,
         expire_tokens: bool = False,
         hold_for_login: bool = False,
+        freeze_quantity: int | None = None,
     ) -> None:
         self.expire_tokens = expire_tokens
         self.hold_for_login = hold_for_login
@@ -113,6 +116,16 @@ class Simulator:
         keys = [s.inst.key for s in self.series]
         if len(set(keys)) != len(keys):
             raise ValueError(f"two files map to the same instrument: {keys}")
+        if freeze_quantity is not None:
+            for series in self.series:
+                inst = series.inst
+                if inst.instrument_type == "FUT":
+                    if freeze_quantity < inst.lot_size or freeze_quantity % inst.lot_size:
+                        raise ValueError(
+                            f"freeze_quantity {freeze_quantity} must be a multiple of "
+                            f"{inst.trading_symbol}'s lot size {inst.lot_size}"
+                        )
+                    inst.freeze_quantity = float(freeze_quantity)
         self.token = token
         self.speed = float(speed)
         self._start_day, self._end_day = _as_date(start), _as_date(end)

@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --expire-tokens: the next session waits until that login",
     )
+    p.add_argument(
+        "--freeze-quantity",
+        type=int,
+        metavar="Q",
+        help="freeze quantity of every future (default: the exchange's, BANKNIFTY 1200): "
+        "orders above it need slice=true and come back as several orders",
+    )
     f = p.add_argument_group("faults (also: POST /_sim/faults)")
     f.add_argument("--drop-every", type=float, metavar="S", help="cut each socket after S s")
     f.add_argument("--stall", type=float, metavar="S", help="send nothing for S s at start")
@@ -103,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             slippage_bps=ns.slippage_bps,
             expire_tokens=ns.expire_tokens,
             hold_for_login=ns.hold_for_login,
+            freeze_quantity=ns.freeze_quantity,
         )
         sim.start()
     except Exception as exc:  # clear one-line message, no traceback

@@ -341,7 +341,7 @@ class Exchange:
             fill_px: float | None = to_tick(px * (1 + slip), o.inst.tick or 0.05)
         else:
             fill_px = o.price if (px <= o.price if buy else px >= o.price) else None
-        if fill_px is not None:
+        if fill_px is not None and self.faults.take_fill():
             self._fill(o, self._fill_qty(o), fill_px, tick)
         if o.validity == "IOC" and not o.final:
             self._set(o, "cancelled", "IOC order cancelled: not fully filled at once")

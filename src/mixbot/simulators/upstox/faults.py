@@ -32,7 +32,10 @@ Order faults (the exchange, :mod:`.orders`; control-API keys in brackets):
   places CREATE the order, then the HTTP answer is never sent: ``"close"`` aborts the TCP
   connection, ``"hang"`` holds it for ``hang_s`` seconds (default 30) and then aborts;
 * ``partial_fill(fraction)`` [``partial_fill``; 0 or null = off]: each tick fills at most
-  ``fraction`` of an order's quantity (rounded down to whole lots, at least one lot).
+  ``fraction`` of an order's quantity (rounded down to whole lots, at least one lot);
+* ``fill_limit(K)`` [``fill_limit``; null = off]: only K more fills happen, then no working
+  order fills (a market without counterparties) until the limit is set again or cleared:
+  tests stop the matching at an exact number of fills, whatever the replay's pace.
 
 Counts and durations apply to the REST API (``/v2``, ``/v3``), not to the instrument files
 (``/assets``) nor to ``/_sim``. The object is thread-safe (set from any thread).
@@ -78,6 +81,7 @@ class Faults:
             self.drop_mode = "close"
             self.hang_s = 30.0
             self.partial_fraction: float | None = None
+            self.fills_left: int | None = None
             self.drop_epoch = getattr(self, "drop_epoch", 0)
             self.garbage_epoch = getattr(self, "garbage_epoch", 0)
             self.truncated_epoch = getattr(self, "truncated_epoch", 0)
@@ -164,7 +168,24 @@ class Faults:
             raise ValueError(f"partial fill fraction must be in (0, 1], not {fraction}")
         self.partial_fraction = float(fraction) if fraction else None
 
+    def fill_limit(self, count: int | None) -> None:
+        """Let only ``count`` more fills happen (None = no limit)."""
+        if count is not None and int(count) < 0:
+            raise ValueError(f"fill limit must be >= 0, not {count}")
+        with self._lock:
+            self.fills_left = None if count is None else int(count)
+
     # ----------------------------------------------------------------- consumers
+
+    def take_fill(self) -> bool:
+        """May one more fill happen now (consumes one of ``fill_limit``)?"""
+        with self._lock:
+            if self.fills_left is None:
+                return True
+            if self.fills_left <= 0:
+                return False
+            self.fills_left -= 1
+            return True
 
     def _take(self, attr: str) -> bool:
         with self._lock:
@@ -219,7 +240,7 @@ class Faults:
             "clear", "drop_every", "drop_now", "garbage", "truncated", "stall", "outage",
             "rate_limit", "server_errors", "error_status", "delay_ms", "reject_orders",
             "reject_reason", "order_errors", "drop_responses", "drop_mode", "hang_s",
-            "partial_fill",
+            "partial_fill", "fill_limit",
         }  # fmt: skip
         unknown = set(spec) - known
         if unknown:
@@ -256,6 +277,8 @@ class Faults:
                 )
             if "partial_fill" in spec:
                 self.partial_fill(spec["partial_fill"])
+            if "fill_limit" in spec:
+                self.fill_limit(spec["fill_limit"])
         except (TypeError, ValueError) as exc:
             raise ValueError(f"bad fault value: {exc}") from None
 
@@ -275,4 +298,5 @@ class Faults:
             "drop_responses_left": self._drop_left,
             "drop_mode": self.drop_mode,
             "partial_fill": self.partial_fraction,
+            "fill_limit": self.fills_left,
         }

@@ -32,9 +32,10 @@ exchange clock when it has one, else the wall clock): an entry pending longer th
 ``exit_timeout_seconds`` is cancelled and the unfilled rest re-sent at MARKET (tag
 ``<tag>:r<n>``). Protective stop/limit orders are meant to wait and are left alone.
 
-Fills: each update carries the order's cumulative ``filled_quantity`` and
-``average_price``; the delta is executed at the incremental price
-``(avg * filled - prev_avg * prev_filled) / delta``.
+Slices and fills: every order is placed with ``slice=true`` and each Upstox order of the
+answer is one slice of the Backtrader order (:mod:`~mixbot.venues.upstox.execution.broker_slices`).
+A slice's new fills are its new exchange trades, executed one by one at their price and
+exchange time (:mod:`~mixbot.venues.upstox.execution.broker_fills`).
 
 OCO (``oco=``; Upstox has none, :mod:`~mixbot.venues.upstox.execution.broker_oco` emulates it): the legs
 (a protective stop and a take-profit of one position) must never sell more than the position
@@ -66,8 +67,10 @@ from typing import Any
 import backtrader as bt
 
 from mixbot.venues.upstox.execution.broker_adopt import BrokerAdoption
+from mixbot.venues.upstox.execution.broker_fills import BrokerFills
 from mixbot.venues.upstox.execution.broker_oco import BrokerOco
 from mixbot.venues.upstox.execution.broker_outside import BrokerOutside
+from mixbot.venues.upstox.execution.broker_slices import BrokerSlices
 from mixbot.venues.upstox.execution.broker_token import BrokerToken
 from mixbot.venues.upstox.execution.broker_updates import BrokerUpdates, VenueOrder
 from mixbot.venues.upstox.execution.orders import (
@@ -100,7 +103,14 @@ log = logging.getLogger(__name__)
 
 
 class UpstoxBroker(  # type: ignore[misc]
-    bt.BrokerBase, BrokerUpdates, BrokerAdoption, BrokerOco, BrokerOutside, BrokerToken
+    bt.BrokerBase,
+    BrokerUpdates,
+    BrokerSlices,
+    BrokerFills,
+    BrokerAdoption,
+    BrokerOco,
+    BrokerOutside,
+    BrokerToken,
 ):
     """Backtrader broker on the Upstox order API (see the module docstring).
 
@@ -423,6 +433,7 @@ class UpstoxBroker(  # type: ignore[misc]
                 price=price,
                 trigger_price=trigger,
                 tag=vo.tag,
+                slice=True,  # above the freeze quantity: several orders (broker_slices)
             )
         except OrderStateUnknownError as exc:
             # it may exist: keep it pending, the order book (by tag) will tell
@@ -437,10 +448,8 @@ class UpstoxBroker(  # type: ignore[misc]
             vo.final = True
             self._finish(vo.order, "Rejected")
             return
-        vo.order_id = res.order_id
-        vo.order.addinfo(broker_order_id=res.order_id)
-        for oid in res.order_ids:
-            self.by_id[oid] = vo
+        for oid in res.order_ids:  # one id, or one per slice
+            self._attach(vo, oid, qty if len(res.order_ids) == 1 else 0)
         log.info("order %s placed: %s %d %s -> %s", vo.tag, side, qty, utype, res.order_ids)
 
     def cancel(self, order: bt.Order) -> bool:
@@ -453,22 +462,15 @@ class UpstoxBroker(  # type: ignore[misc]
         return True
 
     def _cancel_venue(self, vo: VenueOrder, replace: bool = False) -> None:
+        """Cancel every open slice of ``vo`` (``replace``: re-send the rest at MARKET once
+        cancelled: a stuck exit)."""
         if vo.cancel_sent or vo.final:
             return
         vo.replace = replace
         vo.cancel_wanted = True
-        if vo.order_id is None:
-            return  # not known yet; the poll by tag attaches it, then cancel again
-        vo.cancel_sent = True
-        try:
-            ack = self.api.cancel(vo.order_id)
-        except UpstoxError as exc:
-            log.error("cancel of %s (%s) failed: %s", vo.tag, vo.order_id, exc)
-            vo.cancel_sent = False
-            return
-        if ack.already_final:
-            log.info("cancel of %s: already %s", vo.tag, ack.final_status)
-            self._resync = True
+        if not vo.slices:
+            return  # no id known yet; the poll by tag attaches them, then cancel again
+        self._cancel_slices(vo)
 
     def _finish(self, order: bt.Order, status: str) -> None:
         if not order.alive():

@@ -7,7 +7,8 @@ order whose tag the store already held at start (``known_tags``), the broker doe
 it: it looks the tag up (order history by tag, then the order book:
 :meth:`~mixbot.venues.upstox.execution.orders.OrderApi.find_by_tag`) and
 
-- found: attaches the Backtrader order to the venue order(s) and queues their current rows,
+- found: attaches the Backtrader order to the venue order(s) (every slice of a sliced
+  order: :mod:`~mixbot.venues.upstox.execution.broker_slices`) and queues their current rows,
   so the usual update path (:mod:`~mixbot.venues.upstox.execution.broker_updates`) executes every fill
   made while the bot was down and moves the order to its current status. A MARKET exit that
   the stuck-order rule had cancelled and re-sent (``<tag>:r1``, ``:r2`` ...) is followed to
@@ -59,6 +60,7 @@ class BrokerAdoption:
         def _poll(self, force: bool = False) -> None: ...
         def _drain(self) -> None: ...
         def _finish(self, order: bt.Order, status: str) -> None: ...
+        def _attach(self, vo: VenueOrder, order_id: str, qty: int = 0) -> Any: ...
         def _place(
             self, vo: VenueOrder, side: str, qty: int, utype: str, price: float, trigger: float
         ) -> None: ...
@@ -115,11 +117,10 @@ class BrokerAdoption:
             links[-1].superseded = True  # its fills count, its end does not end the order
             links.append(link)
         for link, (_tag, rows) in zip(links, chain):
-            for row in rows:
+            for row in rows:  # every slice of the tag
                 oid = str(row.get("order_id") or "")
                 if oid:
-                    self.by_id[oid] = link
-                    link.order_id = link.order_id or oid
+                    self._attach(link, oid, int(row.get("quantity") or 0))
             for row in rows:
                 self.updates.put(row)
         last_rows = chain[-1][1]

@@ -11,7 +11,8 @@ position, whichever of them fills next:
 - a leg completes (its whole remaining size filled): the others are cancelled;
 - a leg fills partly: each other leg working more than ``W`` is reduced to ``W`` with
   ``OrderApi.modify`` (Upstox's modify takes the order's TOTAL quantity: its filled part
-  plus ``W``), or cancelled when ``W`` is 0;
+  plus ``W``), or cancelled when ``W`` is 0; a sliced leg loses whole slices first, then
+  one slice is modified (:meth:`~mixbot.venues.upstox.execution.broker_slices.BrokerSlices._reduce_slices`);
 - the reduction fails (``UpstoxError``, or a later ``not modified`` row: the exchange refused
   it): the leg is cancelled when what it has working exceeds the position it closes (it could
   over-sell, i.e. turn the position short); otherwise it is kept as it is (it cannot over-sell
@@ -34,11 +35,11 @@ from typing import TYPE_CHECKING, Any
 import backtrader as bt
 
 from mixbot.venues.upstox.execution.orders import OrderApi
-from mixbot.venues.upstox.http.errors import UpstoxError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from mixbot.venues.upstox.execution.broker_slices import Slice
     from mixbot.venues.upstox.execution.broker_updates import VenueOrder
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class BrokerOco:
         def _pos(self, data: Any) -> bt.Position: ...
         def cancel(self, order: bt.Order) -> bool: ...
         def _cancel_venue(self, vo: VenueOrder, replace: bool = False) -> None: ...
+        def _reduce_slices(self, vo: VenueOrder, excess: int) -> tuple[int, str | None]: ...
 
     _oco_last_retry = 0.0
 
@@ -98,29 +100,21 @@ class BrokerOco:
             log.warning("OCO %s: nothing left for it to close: cancelled", vo.tag)
             self.cancel(leg)
             return
-        total = vo.filled + want
         if vo.order_id is None:
             self._oco_refused(vo, "its Upstox order id is not known yet")
             return
-        try:
-            self.api.modify(
-                vo.order_id,
-                order_type=vo.upstox_type,
-                price=vo.price,
-                trigger_price=vo.trigger,
-                qty=total,
+        taken, why = self._reduce_slices(vo, working - want)
+        if taken:
+            log.warning(
+                "OCO %s: the other leg filled: reduced from %d to %d working (%d filled)",
+                vo.tag,
+                working,
+                working - taken,
+                vo.filled,
             )
-        except (UpstoxError, ValueError) as exc:
-            self._oco_refused(vo, str(exc))
-            return
-        log.warning(
-            "OCO %s: the other leg filled: reduced from %d to %d working (%d filled)",
-            vo.tag,
-            working,
-            want,
-            vo.filled,
-        )
-        self._oco_set_qty(vo, total)
+            self._oco_set_qty(vo, vo.qty - taken)
+        if why is not None:
+            self._oco_refused(vo, why)
 
     def _oco_set_qty(self, vo: VenueOrder, total: int) -> None:
         """Upstox now holds ``total`` (filled included) for ``vo``: take the difference off
@@ -152,15 +146,17 @@ class BrokerOco:
                 held,
             )
 
-    def _oco_row(self, vo: VenueOrder, row: Mapping[str, Any]) -> None:
-        """A ``not modified`` row of an OCO leg: the exchange refused a reduction."""
+    def _oco_row(self, vo: VenueOrder, s: Slice, row: Mapping[str, Any]) -> None:
+        """A ``not modified`` row of a slice of an OCO leg: the exchange refused a reduction."""
         if vo.order.ref not in self.oco:
             return
         if str(row.get("status") or "").strip().lower() != "not modified":
             return
         qty = int(row.get("quantity") or 0)
-        if qty > vo.qty:
-            self._oco_set_qty(vo, qty)  # back to what Upstox holds
+        if qty > s.qty:
+            back = qty - s.qty
+            s.qty = qty
+            self._oco_set_qty(vo, vo.qty + back)  # back to what Upstox holds
             self._oco_refused(vo, "not modified by the exchange")
 
     def _oco_retry(self) -> None:

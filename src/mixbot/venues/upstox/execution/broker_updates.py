@@ -1,7 +1,10 @@
 """Order-update side of :class:`~mixbot.venues.upstox.execution.broker.UpstoxBroker`: the order-book
-poll, the update queue drain, applying an Upstox order update (fill deltas at the
-incremental price, status changes), executing fills on the position, re-sending a stuck
-exit at MARKET, and the stuck-order check; plus :class:`VenueOrder`. Each fill of a leg of
+poll, the update queue drain, applying an Upstox order update to its slice (the new fills,
+exact from the trade book: :mod:`~mixbot.venues.upstox.execution.broker_fills`; the status;
+the Backtrader order's end when every slice is final:
+:mod:`~mixbot.venues.upstox.execution.broker_slices`), executing fills on the position at
+the exchange's fill time, re-sending a stuck exit at MARKET, and the stuck-order check;
+plus :class:`VenueOrder`. Each fill of a leg of
 a one-cancels-other group is passed on to :mod:`~mixbot.venues.upstox.execution.broker_oco`.
 
 Split out of :mod:`mixbot.venues.upstox.execution.broker` (``UpstoxBroker`` derives from
@@ -10,7 +13,6 @@ Split out of :mod:`mixbot.venues.upstox.execution.broker` (``UpstoxBroker`` deri
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import queue
 import re
@@ -21,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import backtrader as bt
 
+from mixbot.venues.upstox.execution.broker_slices import Slice, aggregate_status
 from mixbot.venues.upstox.execution.orders import (
     BT_FINAL,
     OrderApi,
     StuckAction,
     StuckOrderPolicy,
     order_bt_status,
-    round_to_tick,
 )
 from mixbot.venues.upstox.http.errors import UpstoxError
 
@@ -36,19 +38,20 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class VenueOrder:
-    """One Upstox order behind a Backtrader order (a replaced exit has several)."""
+    """The Upstox order(s) behind a Backtrader order under one tag: one order, or the slices
+    of one sliced request (:mod:`~mixbot.venues.upstox.execution.broker_slices`); a re-sent
+    stuck exit has one of these per link."""
 
     tag: str
     order: bt.Order
     kind: str  # "entry", "exit" (MARKET exit) or "protect" (stop / take-profit)
     upstox_type: str
-    qty: int  # the order's total quantity at Upstox (an OCO reduction lowers it)
+    qty: int  # the total quantity at Upstox over all slices (an OCO reduction lowers it)
     sent_at: float
     price: float = 0.0  # LIMIT price / SL-M trigger as sent (a modify repeats them)
     trigger: float = 0.0
-    order_id: str | None = None
-    filled: int = 0
-    avg: float = 0.0
+    order_id: str | None = None  # the first slice's id (None: no id known yet)
+    slices: dict[str, Slice] = field(default_factory=dict)  # order id -> slice
     status: str = "Submitted"
     final: bool = False
     cancel_sent: bool = False
@@ -57,6 +60,11 @@ class VenueOrder:
     replaced: int = 0
     superseded: bool = False  # an earlier link of a re-sent exit: its end does not end the order
     history: list[str] = field(default_factory=list)
+
+    @property
+    def filled(self) -> int:
+        """Shares filled over all slices (as executed in Backtrader)."""
+        return sum(s.filled for s in self.slices.values())
 
 
 class BrokerUpdates:
@@ -82,7 +90,11 @@ class BrokerUpdates:
         def _finish(self, order: bt.Order, status: str) -> None: ...
         def _cancel_venue(self, vo: VenueOrder, replace: bool = False) -> None: ...
         def _oco_fill(self, order: bt.Order) -> None: ...
-        def _oco_row(self, vo: VenueOrder, row: Mapping[str, Any]) -> None: ...
+        def _oco_row(self, vo: VenueOrder, s: Slice, row: Mapping[str, Any]) -> None: ...
+        def _attach_tag(self, vo: VenueOrder, first: str) -> None: ...
+        def _slice_fills(
+            self, s: Slice, row: Mapping[str, Any], data: Any
+        ) -> list[tuple[int, float, float]]: ...
         def _place(
             self, vo: VenueOrder, side: str, qty: int, utype: str, price: float, trigger: float
         ) -> None: ...
@@ -113,6 +125,8 @@ class BrokerUpdates:
                 log.exception("order update could not be applied: %r", row)
 
     def _apply(self, row: Mapping[str, Any]) -> None:
+        """One Upstox order row (stream update or order-book line): the slice's new fills,
+        its status, and the Backtrader order's when every slice is final."""
         oid = str(row.get("order_id") or "")
         vo = self.by_id.get(oid) if oid else None
         if vo is None:
@@ -120,50 +134,48 @@ class BrokerUpdates:
             if vo is None:  # not ours (another app, or an earlier session)
                 self.note_foreign_update(row)
                 return
-            if oid and vo.order_id is None:
-                vo.order_id = oid
-                self.by_id[oid] = vo
-                vo.order.addinfo(broker_order_id=oid)
-                if vo.cancel_wanted and not vo.cancel_sent:
-                    self._cancel_venue(vo, replace=vo.replace)
-            elif oid and vo.order_id != oid:
+            if not oid:
                 return
-        if vo.final:
+            self._attach_tag(vo, oid)
+            if vo.cancel_wanted:
+                self._cancel_venue(vo, replace=vo.replace)
+        s = vo.slices[oid]
+        if vo.final or s.final:
             return
+        if not s.qty:
+            s.qty = int(row.get("quantity") or 0)
         status = order_bt_status(row)
-        vo.history.append(str(row.get("status")))
+        vo.history.append(f"{oid}:{row.get('status')}")
         order = vo.order
-        filled = int(row.get("filled_quantity") or 0)
-        avg = float(row.get("average_price") or 0.0)
-        if filled > vo.filled:
-            delta = filled - vo.filled
-            px = (avg * filled - vo.avg * vo.filled) / delta
-            # the increment's price derived from two averages: "nearest" (half-up) removes the
-            # division's noise; it is an executed price, no side to round against
-            px = round_to_tick(px, float(self.p.tick_size), "nearest") if px > 0 else avg
-            vo.filled, vo.avg = filled, avg
-            self._execute(order, delta, px, row)
-        self._oco_row(vo, row)
+        for qty, price, when in self._slice_fills(s, row, order.data):
+            self._execute(order, qty, price, row, when)
+        self._oco_row(vo, s, row)
         if order.status == order.Submitted and status in ("Accepted", "Partial"):
             order.accept(self)
             self.notify(order)
-        vo.status = status
-        if status not in BT_FINAL:
+        s.status = status
+        s.final = status in BT_FINAL
+        vo.status = aggregate_status(list(vo.slices.values()))
+        if not s.final or not all(x.final for x in vo.slices.values()):
             return
         vo.final = True
         if vo.superseded:
             return
-        if status == "Completed" or (order.alive() and order.executed.remsize == 0):
+        if vo.status == "Completed" or (order.alive() and order.executed.remsize == 0):
             self._finish(order, "Completed")
-        elif status == "Canceled" and vo.replace:
+        elif vo.status == "Canceled" and vo.replace:
             self._replace(vo)
-        elif status == "Canceled":
+        elif vo.status == "Canceled":
             self._finish(order, "Canceled")
         else:
             log.error("order %s %s: %s", vo.tag, row.get("status"), row.get("status_message"))
             self._finish(order, "Rejected")
 
-    def _execute(self, order: bt.Order, qty: int, price: float, row: Mapping[str, Any]) -> None:
+    def _execute(
+        self, order: bt.Order, qty: int, price: float, row: Mapping[str, Any], when: float
+    ) -> None:
+        """Execute ``qty`` shares of ``order`` at ``price`` INR at ``when`` (a Backtrader date
+        number, UTC: the exchange's time of the fill) on the position."""
         size = qty if order.isbuy() else -qty
         data = order.data
         position = self._pos(data)
@@ -175,7 +187,6 @@ class BrokerUpdates:
         openedvalue = comminfo.getoperationcost(opened, price)
         openedcomm = comminfo.getcommission(opened, price)
         pnl = comminfo.profitandloss(-closed, pprice_orig, price)
-        when = data.datetime[0] if len(data) else bt.date2num(dt.datetime.utcnow())
         order.execute(
             when,
             size,
@@ -204,6 +215,7 @@ class BrokerUpdates:
                 "tag": row.get("tag"),
                 "qty": qty,
                 "price": price,
+                "time": bt.num2date(when).isoformat(),
             }
         )
         log.info(

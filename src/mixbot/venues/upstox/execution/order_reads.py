@@ -17,6 +17,7 @@ from mixbot.venues.upstox.http.order_endpoints import (
     ORDER_BOOK_PATH,
     ORDER_DETAILS_PATH,
     ORDER_HISTORY_PATH,
+    ORDER_TRADES_PATH,
     POSITIONS_PATH,
     TRADES_PATH,
 )
@@ -59,6 +60,12 @@ class OrderReads:
     def trades_for_day(self) -> list[dict[str, Any]]:
         """Today's fills (``GET /v2/order/trades/get-trades-for-day``)."""
         return list(self._get(TRADES_PATH) or [])
+
+    def order_trades(self, order_id: str) -> list[dict[str, Any]]:
+        """The fills (exchange trades) of one order (``GET /v2/order/trades?order_id=``): a
+        row per trade with ``quantity``, ``average_price`` (the trade's price, INR),
+        ``exchange_timestamp`` (IST) and ``trade_id``."""
+        return list(self._get(ORDER_TRADES_PATH, {"order_id": str(order_id)}) or [])
 
     def positions(self) -> list[dict[str, Any]]:
         """Short-term (intraday + today's delivery) positions

@@ -16,6 +16,7 @@ order book        GET     ``/v2/order/retrieve-all``                  API host
 order history     GET     ``/v2/order/history?order_id=&tag=``        API host
 order details     GET     ``/v2/order/details?order_id=``             API host
 trades (today)    GET     ``/v2/order/trades/get-trades-for-day``     API host
+order trades      GET     ``/v2/order/trades?order_id=``              API host
 positions         GET     ``/v2/portfolio/short-term-positions``      API host
 holdings          GET     ``/v2/portfolio/long-term-holdings``        API host
 funds             GET     ``/v2/user/get-funds-and-margin``           API host
@@ -51,6 +52,7 @@ ORDER_BOOK_PATH = "/v2/order/retrieve-all"
 ORDER_HISTORY_PATH = "/v2/order/history"
 ORDER_DETAILS_PATH = "/v2/order/details"
 TRADES_PATH = "/v2/order/trades/get-trades-for-day"
+ORDER_TRADES_PATH = "/v2/order/trades"
 POSITIONS_PATH = "/v2/portfolio/short-term-positions"
 HOLDINGS_PATH = "/v2/portfolio/long-term-holdings"
 FUNDS_PATH = "/v2/user/get-funds-and-margin"
