@@ -39,6 +39,7 @@ class _Host:
             ref=ref,
             exectype=exectype,
             created=SimpleNamespace(size=size if side == "BUY" else -size, price=price),
+            executed=SimpleNamespace(size=0.0, price=0.0, comm=0.0),
             isbuy=lambda: side == "BUY",
             alive=lambda: ref not in self.cancelled,
         )
@@ -55,6 +56,9 @@ class _Host:
     def bar_time(self) -> dt.datetime:
         return dt.datetime(2019, 3, 4, 10, 15)
 
+    def fill_time(self, order: Any) -> dt.datetime:
+        return self.bar_time()
+
 
 def _filled(order: Any, price: float, size: float) -> Any:
     return SimpleNamespace(
@@ -63,6 +67,7 @@ def _filled(order: Any, price: float, size: float) -> Any:
         Submitted=bt.Order.Submitted,
         Accepted=bt.Order.Accepted,
         Completed=bt.Order.Completed,
+        Partial=bt.Order.Partial,
         executed=SimpleNamespace(size=size, price=price, comm=20.0),
     )
 

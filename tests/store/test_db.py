@@ -224,7 +224,7 @@ def test_older_schema_is_migrated_forward(tmp_path: Path) -> None:
 
     s = Store(url_of(db), "old_bot", "paper")
     try:
-        assert current_revision(s.engine) == head_revision() == "0005"
+        assert current_revision(s.engine) == head_revision() == "0006"
         with s.engine.connect() as conn:
             cols = {c["name"] for c in inspect(conn).get_columns("bots")}
             tables = set(inspect(conn).get_table_names())

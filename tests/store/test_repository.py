@@ -79,7 +79,7 @@ def count(s: Store, table: Any) -> int:
 # --------------------------------------------------------------------------- lifecycle
 def test_new_database_is_migrated_to_head(make_store: MakeStore) -> None:
     s = make_store(register=False)
-    assert current_revision(s.engine) == head_revision() == "0005"
+    assert current_revision(s.engine) == head_revision() == "0006"
 
 
 def test_register_fresh_resume_and_config_change(make_store: MakeStore, store_url: str) -> None:

@@ -38,6 +38,9 @@ class _Host:
     def bar_time(self) -> dt.datetime:
         return dt.datetime(2019, 1, 2, 4, 0)
 
+    def fill_time(self, order: Any) -> dt.datetime:
+        return self.bar_time()
+
 
 def _entry(status: int, executed: float) -> Any:
     return SimpleNamespace(
@@ -46,6 +49,7 @@ def _entry(status: int, executed: float) -> Any:
         Submitted=bt.Order.Submitted,
         Accepted=bt.Order.Accepted,
         Completed=bt.Order.Completed,
+        Partial=bt.Order.Partial,
         Canceled=bt.Order.Canceled,
         created=SimpleNamespace(size=140, price=None),
         executed=SimpleNamespace(size=executed, price=27000.0, comm=12.0),

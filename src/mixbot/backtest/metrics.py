@@ -68,6 +68,9 @@ class TradeRecord:
         pnl_net: ``pnl_gross - charges``, INR.
         exit_reason: why it closed (e.g. ``"signal"``, ``"stop_loss"``, ``"end_of_data"``).
         bars_held: bars between entry and exit.
+        exit_parts: the orders that closed it, each ``{"tag", "role", "qty", "price" (INR,
+            size-weighted average of its fills), "charges" (INR), "time" (ISO, naive UTC: its
+            last fill)}`` (see :mod:`mixbot.orders.exits`); empty when not known.
     """
 
     entry_time: datetime
@@ -81,6 +84,7 @@ class TradeRecord:
     pnl_net: float
     exit_reason: str
     bars_held: int
+    exit_parts: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -180,13 +180,22 @@ def cmd_trades(args: argparse.Namespace) -> int:
             f"{r['exit_price']:.2f}",
             f"{r['pnl_net']:,.2f}",
             f"{r['charges']:.2f}",
-            r["exit_reason"],
+            _reason(r),
         )
     Console(width=None if sys.stdout.isatty() else 140).print(t)
     print(
         f"{len(rows)} trades, net PnL {sum(r['pnl_net'] for r in rows):,.2f} INR", file=sys.stderr
     )
     return 0
+
+
+def _reason(row: dict[str, Any]) -> str:
+    """The exit reason, with the closing orders when more than one filled (``take_profit
+    20 + stop_loss 40``)."""
+    parts = row.get("exit_parts") or []
+    if len(parts) < 2:
+        return str(row["exit_reason"])
+    return " + ".join(f"{p['role']} {p['qty']:g}" for p in parts)
 
 
 def cmd_control(args: argparse.Namespace) -> int:

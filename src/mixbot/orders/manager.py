@@ -14,9 +14,12 @@ order; protective orders use their entry's signal bar), so re-processing a bar a
 finds its own earlier intent. Every order is committed as an intent first (write-ahead, when
 a store is configured) and only then handed to the broker.
 
-Rules: an entry cancelled after a partial fill (a live broker's stuck-order rule) keeps the
-filled part as the position, with protective orders sized to it; an exit that fills cancels
-the protective orders; a failed exit is retried by the strategy on the next bar.
+Rules: a PARTIAL fill changes no slot (the order is still working; the store keeps the fill);
+an entry cancelled after a partial fill (a live broker's stuck-order rule) keeps the filled
+part as the position, with protective orders sized to it; an exit that fills cancels the
+protective orders; a failed exit is retried by the strategy on the next bar. Every closing
+order that fills, fully or partly, is a part of the trade's exit (:mod:`mixbot.orders.exits`):
+the trade record is made from all of them when the position is flat.
 
 Its state is :meth:`OrderManager.snapshot` (plain JSON-able dict) and
 :meth:`OrderManager.restore` (re-submits the open orders under their tags).
@@ -33,6 +36,7 @@ from typing import Any, Protocol
 import backtrader as bt
 
 from mixbot.backtest.metrics import TradeRecord
+from mixbot.orders import exits
 from mixbot.orders.ticks import round_to_tick
 from mixbot.strategy.mixin import PositionState
 
@@ -81,6 +85,11 @@ class OrderHost(Protocol):
         """The END time of the bar being processed, naive UTC."""
         ...
 
+    def fill_time(self, order: Any) -> dt.datetime:
+        """When ``order``'s last fill happened, naive UTC (a live venue's exchange time, else
+        the bar's time)."""
+        ...
+
 
 @dataclass(frozen=True)
 class EntryFilled:
@@ -105,10 +114,6 @@ class ExitFilled:
     role: str
     trade: TradeRecord | None
     entry_tag: str
-
-
-def _iso(v: Any) -> Any:
-    return v.isoformat() if isinstance(v, dt.datetime | dt.date) else v
 
 
 class OrderManager:
@@ -299,6 +304,11 @@ class OrderManager:
         if order.status in (order.Submitted, order.Accepted):
             return None
         role = self.role_of(order.ref)
+        if role != "entry" and self.open_trade is not None:
+            tag = self.tag_of(order.ref) or f"ref-{order.ref}"
+            exits.note_part(self.open_trade, tag, role, order, self.host.fill_time(order))
+        if order.status == order.Partial:
+            return None  # still working: its slot stays, the store has the fill
         if order.status == order.Completed:
             if role == "entry":
                 return self._entry_filled(order)
@@ -341,7 +351,7 @@ class OrderManager:
         self.pos_state = st
         tag = self.tag_of(order.ref)
         self.open_trade = {
-            "entry_time": self.host.bar_time(),
+            "entry_time": self.host.fill_time(order),
             "entry_price": price,
             "size": size,
             "entry_comm": order.executed.comm,
@@ -362,23 +372,7 @@ class OrderManager:
         ot = self.open_trade
         if ot is None or self.host.position_size() != 0:
             return ExitFilled(role, None, "")
-        price = order.executed.price
-        size = ot["size"]
-        gross = (price - ot["entry_price"]) * size
-        charges = ot["entry_comm"] + order.executed.comm
-        rec = TradeRecord(
-            entry_time=ot["entry_time"],
-            exit_time=self.host.bar_time(),
-            side="long",
-            size=size,
-            entry_price=ot["entry_price"],
-            exit_price=price,
-            pnl_gross=gross,
-            charges=charges,
-            pnl_net=gross - charges,
-            exit_reason=role,
-            bars_held=self.host.bar_index() - ot["entry_bar"],
-        )
+        rec = exits.close(ot, role, self.host.bar_index() - ot["entry_bar"])
         entry_tag = ot.get("tag") or self.tag(ot["entry_bar"], "entry")
         self.open_trade = None
         self.pos_state = None
@@ -406,13 +400,14 @@ class OrderManager:
                     "size": abs(float(o.created.size)),
                     "price": None if o.exectype == bt.Order.Market else float(o.created.price),
                     "oco": prev_tag if slot == "protect" and o.exectype == bt.Order.Limit else None,
+                    # what it had filled (shares, INR average): in the position already
+                    "filled": abs(float(o.executed.size or 0.0)),
+                    "filled_price": float(o.executed.price or 0.0),
                 }
             )
             if slot == "protect":
                 prev_tag = tag
-        ot = dict(self.open_trade) if self.open_trade else None
-        if ot:
-            ot["entry_time"] = _iso(ot["entry_time"])
+        ot = exits.to_json(self.open_trade) if self.open_trade else None
         return {
             "orders": orders,
             "signal_bar": self.signal_bar,
@@ -438,10 +433,7 @@ class OrderManager:
         self.exit_reason = snap["exit_reason"]
         self.pos_state = PositionState(**snap["pos_state"]) if snap["pos_state"] else None
         ot = snap["open_trade"]
-        if ot:
-            ot = dict(ot)
-            ot["entry_time"] = dt.datetime.fromisoformat(ot["entry_time"])
-        self.open_trade = ot
+        self.open_trade = exits.from_json(ot) if ot else None
         by_tag: dict[str, Any] = {}
         for spec in [*snap["orders"], *(extra_orders or [])]:
             oco = by_tag.get(spec["oco"]) if spec["oco"] else None

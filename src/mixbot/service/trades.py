@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,8 @@ def _local(when: dt.datetime | None, tz: str) -> str | None:
 
 
 def rows_from_store(bot_id: str, trades: Iterable[dict[str, Any]], tz: str) -> list[dict[str, Any]]:
-    """Store ``trades`` rows (UTC) as :data:`TRADE_COLUMNS` rows in ``tz``."""
+    """Store ``trades`` rows (UTC) as :data:`TRADE_COLUMNS` rows in ``tz``, plus
+    ``exit_parts`` (the closing orders, :mod:`mixbot.orders.exits`; [] when not stored)."""
     return [
         {
             "bot_id": bot_id,
@@ -55,6 +57,7 @@ def rows_from_store(bot_id: str, trades: Iterable[dict[str, Any]], tz: str) -> l
             "exit_reason": t["exit_reason"],
             "bars_held": t["bars_held"],
             "entry_tag": t["entry_tag"],
+            "exit_parts": json.loads(t["exit_parts"]) if t.get("exit_parts") else [],
         }
         for t in trades
     ]

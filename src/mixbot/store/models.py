@@ -127,6 +127,7 @@ trades = Table(
     Column("pnl_net", Float, nullable=False),
     Column("exit_reason", String(24), nullable=False),
     Column("bars_held", Integer, nullable=False),
+    Column("exit_parts", Text, nullable=True),  # JSON list (mixbot.orders.exits), 0006
     UniqueConstraint("bot_pk", "entry_tag", name="uq_trades_bot_entry"),
 )
 

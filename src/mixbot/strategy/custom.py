@@ -190,6 +190,16 @@ class CustomStrategy(bt.Strategy):
         """The current bar's END time, naive UTC."""
         return self._bar_time()
 
+    def fill_time(self, order: bt.Order) -> dt.datetime:
+        """When ``order``'s last fill happened, naive UTC, to the millisecond: the venue's
+        exchange time on a broker that stamps its executions with it
+        (``exchange_fill_times``: Upstox), else the current bar's END time."""
+        num = float(order.executed.dt or 0.0)
+        if not getattr(self.broker, "exchange_fill_times", False) or not num:
+            return self._bar_time()
+        ms = round((num - 1.0) * 86_400_000.0)
+        return _EPOCH + dt.timedelta(milliseconds=ms)
+
     @property
     def order_tag(self) -> dict[int, str]:
         """Client tag by order ref (the order manager's; for status readers)."""
@@ -424,7 +434,9 @@ class CustomStrategy(bt.Strategy):
             bar_time=j.ist(self._bar_time()),
         )
         if self.persist is not None:
-            self.persist.on_order(order, om.tag_of(order.ref), self._bar_time(), role)
+            self.persist.on_order(
+                order, om.tag_of(order.ref), self._bar_time(), role, self.fill_time(order)
+            )
         outcome = om.on_order(order)
         if isinstance(outcome, EntryFilled):
             self._on_entry_fill(outcome)

@@ -9,6 +9,7 @@ crash finds its own earlier intent instead of creating a second order.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import time
@@ -167,7 +168,12 @@ class Persistence(Recovery):
         return [w.ok for w in writes]
 
     def on_order(
-        self, order: bt.Order, tag: str | None, bar_time: dt.datetime, role: str = "?"
+        self,
+        order: bt.Order,
+        tag: str | None,
+        bar_time: dt.datetime,
+        role: str = "?",
+        fill_time: dt.datetime | None = None,
     ) -> None:
         """Note a status change and the new part of a Partial/Completed fill; both commit with
         the bar's next order intent or its checkpoint (one unit of work).
@@ -176,7 +182,8 @@ class Persistence(Recovery):
         store keeps one row per increment, so the part not stored yet is computed against
         what the store holds for the tag (:meth:`Store.fill_totals`, read once per tag and
         process). A fill notified again after a restart (a re-processed bar, an order adopted
-        from the venue) adds nothing.
+        from the venue) adds nothing. ``fill_time``: when the fill happened (naive UTC; a
+        live venue's exchange time), default ``bar_time``.
         """
         if tag is None:
             return
@@ -214,7 +221,7 @@ class Persistence(Recovery):
                 qty=delta,
                 price=price,
                 commission=commission,
-                fill_time=bar_time,
+                fill_time=fill_time or bar_time,
                 events=partial,
                 status=(status, broker_id),
             )
@@ -295,6 +302,7 @@ class Persistence(Recovery):
             tag=entry_tag,
             entry_time=rec.entry_time,
             exit_time=rec.exit_time,
+            exit_parts=list(rec.exit_parts),
         )
         write = self.store.trade_write(
             entry_tag,
@@ -311,6 +319,7 @@ class Persistence(Recovery):
             pnl_net=rec.pnl_net,
             exit_reason=rec.exit_reason,
             bars_held=rec.bars_held,
+            exit_parts=json.dumps(list(rec.exit_parts)) if rec.exit_parts else None,
         )
         self._writes.append(write)
 

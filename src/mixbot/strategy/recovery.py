@@ -54,7 +54,9 @@ def restore(
     the checkpoint's own (a live restart's orders sent after the checkpoint), ``signal_bar``
     the bar of such an entry. A broker whose cash comes from the venue (``venue_cash``) keeps
     it; one with ``set_position`` (Upstox) gets the checkpoint's position that way, so the
-    venue position found at start is not counted twice.
+    venue position found at start is not counted twice; a broker that adopts orders
+    executes an adopted order's fills again from its first one, so it gets the position
+    WITHOUT the fills the checkpoint's live orders had (:func:`before_live_fills`).
     """
     st = checkpoint["state"]
     broker = s.broker
@@ -62,7 +64,10 @@ def restore(
         broker.set_cash(float(checkpoint["cash"]))
     p = st["position"]
     if hasattr(broker, "set_position"):
-        broker.set_position(s.data, p["size"], p["price"])
+        size, price = p["size"], p["price"]
+        if getattr(broker, "adopts_orders", False):
+            size, price = before_live_fills(size, price, st["orders"])
+        broker.set_position(s.data, size, price)
     elif p["size"]:
         broker.positions[s.data] = bt.Position(size=p["size"], price=p["price"])
     r = st["risk"]
@@ -76,6 +81,26 @@ def restore(
         r["halt_reason"],
     )
     s.orders.restore(st, extra_orders, signal_bar=signal_bar)
+
+
+def before_live_fills(
+    size: float, price: float, orders: list[dict[str, Any]]
+) -> tuple[float, float]:
+    """The position (shares, average price INR; long) before the fills of the checkpoint's
+    live ``orders`` (their ``filled`` shares at ``filled_price``): BUY fills are taken off
+    the size and out of the average; SELL fills are added back at the same average (a sale
+    does not change a long's average price)."""
+    for o in orders:
+        q, px = float(o.get("filled") or 0.0), float(o.get("filled_price") or 0.0)
+        if not q:
+            continue
+        if o["side"] == "BUY":
+            rest = size - q
+            price = (size * price - q * px) / rest if rest > 1e-9 else 0.0
+            size = rest
+        else:
+            size += q
+    return size, price
 
 
 class Recovery:

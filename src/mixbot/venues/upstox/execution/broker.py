@@ -159,6 +159,8 @@ class UpstoxBroker(  # type: ignore[misc]
     venue_cash = True
     #: orders of an earlier process are adopted by tag (``known_tags``), not re-sent
     adopts_orders = True
+    #: ``order.executed.dt`` is the exchange's time of the last fill (broker_fills)
+    exchange_fill_times = True
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__()
