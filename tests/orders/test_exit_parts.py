@@ -20,7 +20,7 @@ from mixbot.strategy.recovery import before_live_fills
 class _TimedHost(_Host):
     """The host whose fills carry their own time (``order.when``), like the Upstox broker's."""
 
-    def fill_time(self, order: Any) -> dt.datetime:
+    def fill_time(self, order: Any, latest: bool = False) -> dt.datetime:
         return getattr(order, "when", None) or self.bar_time()
 
 

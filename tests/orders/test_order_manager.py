@@ -56,7 +56,7 @@ class _Host:
     def bar_time(self) -> dt.datetime:
         return dt.datetime(2019, 3, 4, 10, 15)
 
-    def fill_time(self, order: Any) -> dt.datetime:
+    def fill_time(self, order: Any, latest: bool = False) -> dt.datetime:
         return self.bar_time()
 
 

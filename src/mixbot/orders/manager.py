@@ -85,9 +85,9 @@ class OrderHost(Protocol):
         """The END time of the bar being processed, naive UTC."""
         ...
 
-    def fill_time(self, order: Any) -> dt.datetime:
-        """When ``order``'s last fill happened, naive UTC (a live venue's exchange time, else
-        the bar's time)."""
+    def fill_time(self, order: Any, latest: bool = False) -> dt.datetime:
+        """When ``order``'s newest fill of this notification (``latest``: of the whole order)
+        happened, naive UTC (a live venue's exchange time, else the bar's time)."""
         ...
 
 
@@ -256,6 +256,16 @@ class OrderManager:
         self.exit_order = self.send(reason, tag, side, bt.Order.Market, abs(size))
         return self.exit_order
 
+    def adopt(self, tag: str, role: str, side: str, size: float) -> Any:
+        """Take over, as the exit order, a MARKET order another process placed for this bot
+        under ``tag`` (its intent is in the store already: the panic's exit,
+        :mod:`mixbot.strategy.winddown`); the broker attaches it by tag. Returns it."""
+        spec = {"role": role, "side": side, "exectype": bt.Order.Market, "size": size}
+        spec["price"] = None
+        self.exit_reason = role
+        self.exit_order = self._place(tag, spec)
+        return self.exit_order
+
     def protect_entry(self, fill: EntryFilled) -> None:
         """Place the stop-loss and take-profit (one-cancels-other) of a filled entry; both
         intents commit in one transaction before either order is placed."""
@@ -306,7 +316,9 @@ class OrderManager:
         role = self.role_of(order.ref)
         if role != "entry" and self.open_trade is not None:
             tag = self.tag_of(order.ref) or f"ref-{order.ref}"
-            exits.note_part(self.open_trade, tag, role, order, self.host.fill_time(order))
+            exits.note_part(
+                self.open_trade, tag, role, order, self.host.fill_time(order, latest=True)
+            )
         if order.status == order.Partial:
             return None  # still working: its slot stays, the store has the fill
         if order.status == order.Completed:
@@ -351,7 +363,7 @@ class OrderManager:
         self.pos_state = st
         tag = self.tag_of(order.ref)
         self.open_trade = {
-            "entry_time": self.host.fill_time(order),
+            "entry_time": self.host.fill_time(order, latest=True),
             "entry_price": price,
             "size": size,
             "entry_comm": order.executed.comm,

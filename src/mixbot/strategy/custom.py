@@ -46,8 +46,9 @@ import backtrader as bt
 
 from mixbot.backtest.metrics import TradeRecord
 from mixbot.orders.manager import EntryFilled, ExitFilled, OrderManager
-from mixbot.strategy import outside
+from mixbot.strategy import operator_commands, outside
 from mixbot.strategy.mixin import EntryMixin, ExitMixin
+from mixbot.strategy.winddown import WindDown
 from mixbot.strategy.window import BarWindow
 
 
@@ -119,6 +120,7 @@ class CustomStrategy(bt.Strategy):
         win = window_size(cfg.data.lookback_bars, rt.entry, rt.exit)
         self.window = BarWindow(self.data, [rt.entry, rt.exit], win, cfg.market.timezone)
         self.intraday_bars = cfg.data.interval_minutes < 1440
+        self._wind: WindDown | None = None  # set by a halt from outside (mixbot panic)
         self.square_off = (
             cfg.market.square_off_at_min if cfg.trading.product == "intraday" else None
         )
@@ -190,13 +192,16 @@ class CustomStrategy(bt.Strategy):
         """The current bar's END time, naive UTC."""
         return self._bar_time()
 
-    def fill_time(self, order: bt.Order) -> dt.datetime:
-        """When ``order``'s last fill happened, naive UTC, to the millisecond: the venue's
-        exchange time on a broker that stamps its executions with it
-        (``exchange_fill_times``: Upstox), else the current bar's END time."""
-        num = float(order.executed.dt or 0.0)
-        if not getattr(self.broker, "exchange_fill_times", False) or not num:
+    def fill_time(self, order: bt.Order, latest: bool = False) -> dt.datetime:
+        """When ``order``'s newest fill of this notification happened (``latest``: of the
+        whole order so far), naive UTC, to the millisecond: the venue's exchange time on a
+        broker that stamps its executions with it (``exchange_fill_times``: Upstox; the
+        slices of one order fill out of time order), else the current bar's END time."""
+        ex = order.executed
+        if not getattr(self.broker, "exchange_fill_times", False) or not ex.dt:
             return self._bar_time()
+        bits = list(ex.exbits)[: ex.p2] if latest else list(ex.iterpending())
+        num = max((float(b.dt) for b in bits), default=float(ex.dt))
         ms = round((num - 1.0) * 86_400_000.0)
         return _EPOCH + dt.timedelta(milliseconds=ms)
 
@@ -243,22 +248,26 @@ class CustomStrategy(bt.Strategy):
             return
         if getattr(self.data, "state_name", None) == "DELAYED":
             return  # warm-up or back-filled history of a live feed: indicators only, no orders
-        self._on_bar()
+        if self._wind is None:
+            self._on_bar()  # (winding down after a panic: no more decisions)
         if self.persist is not None:
-            outside_halt = self.persist.halt_requested()
+            outside_halt = self._wind is None and self.persist.halt_requested()
             if outside_halt:
                 # `mixbot panic` (or the GUI) halted this bot through the store and acted at the
-                # broker itself: take no more decisions, stop after this bar; the halt goes
-                # into this bar's checkpoint, so a restarted bot stays halted until resumed
+                # broker itself: take no more decisions, book the panic's exit, then stop
+                # (strategy.winddown); the halt goes into this bar's checkpoint, so a
+                # restarted bot stays halted until resumed
                 msg = "halted from outside (mixbot panic): stopping"
                 self.rt.risk.halt(msg)
                 self.log.warning("HALT: %s", msg)
                 self._event("halt", reason=msg)
                 self.persist.halt(msg, self._bar_time())
+                self._wind = WindDown(self)
+            stop = self._wind is not None and self._wind.done()
             self.persist.checkpoint(self, self.window.abs_index, self._bar_time())
             if self.latency_log is not None:
                 self._latency("bar")
-            if outside_halt:
+            if stop:
                 self.env.runstop()
 
     def _on_bar(self) -> None:
@@ -289,7 +298,7 @@ class CustomStrategy(bt.Strategy):
             if pos:
                 self._exit("halt")
             return
-        if rt.controls is not None and self._operator(rt.controls, pos):
+        if rt.controls is not None and operator_commands.act(self, rt.controls, pos):
             return
         if self._watch_outside:
             self._outside = outside.watch(self)
@@ -367,38 +376,6 @@ class CustomStrategy(bt.Strategy):
             size,
             close,
         )
-
-    def _operator(self, controls: Any, pos: float) -> bool:
-        """Act on ``panic`` (halt + square off) and ``force_exit`` commands; True when this
-        bar's decisions are taken by them."""
-        if controls.halt:
-            msg = f"halted by the operator: {controls.halt}"
-            controls.halt = None
-            self.rt.risk.halt(msg)
-            self.log.warning("HALT: %s; squaring off and taking no new entries", msg)
-            self._event("halt", reason=msg)
-            if self.persist is not None:
-                self.persist.halt(msg, self._bar_time())
-            if pos and not self.orders.exiting:
-                self._exit("panic")
-            return True
-        if controls.unhalt:
-            controls.unhalt = False
-            risk = self.rt.risk
-            if risk.state.halted:
-                was = risk.state.halt_reason
-                risk.state.halted, risk.state.halt_reason = False, ""
-                self.log.warning("halt cleared by the operator (was: %s)", was)
-                self._event("halt_cleared", reason=was)
-                if self.persist is not None:
-                    self.persist.event("halt_cleared", f"halt cleared by the operator: {was}")
-        if controls.force_exit:
-            reason = controls.force_exit
-            controls.force_exit = None
-            if pos and not self.orders.exiting:
-                self._exit(reason)
-                return True
-        return False
 
     def _exit(self, reason: str) -> None:
         if self.persist is not None and self.position.size:

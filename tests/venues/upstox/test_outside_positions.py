@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.venues.upstox.live_sim import live_config, simulator
+from tests.venues.upstox.live_sim import live_config, manual_buy, simulator
 
 from mixbot.engine.runner import Bot
 
@@ -18,21 +18,6 @@ pytest.importorskip("mixbot.simulators.upstox")
 upstox_client = pytest.importorskip("upstox_client")
 KEY = "NSE_FO|35005"  # the simulator's BANKNIFTY future of that file (lot 20)
 MANUAL = 40  # shares bought in "the app"
-
-
-def _manual_buy(sim: Any) -> str:
-    """BUY 40 at market from another app on the same account (no mixbot tag)."""
-    conf = upstox_client.Configuration()
-    conf.host = conf.order_host = sim.base_url
-    conf.ssl_ca_cert = str(sim.ca_path)
-    conf.access_token = sim.token
-    body = upstox_client.PlaceOrderV3Request(
-        quantity=MANUAL, product="I", validity="DAY", price=0.0, tag="app-manual",
-        instrument_token=KEY, order_type="MARKET", transaction_type="BUY",
-        disclosed_quantity=0, trigger_price=0.0, is_amo=False, slice=False,
-    )  # fmt: skip
-    placed = upstox_client.OrderApiV3(upstox_client.ApiClient(conf)).place_order(body)
-    return str(placed.data.order_ids[0])
 
 
 def _session(data_dir: Path, tmp_path: Path, mp: pytest.MonkeyPatch, policy: str | None) -> Any:
@@ -45,7 +30,7 @@ def _session(data_dir: Path, tmp_path: Path, mp: pytest.MonkeyPatch, policy: str
         for k, v in sim.env().items():
             mp.setenv(k, v)
         mp.setenv("MIXBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'live.sqlite'}")
-        manual_id = _manual_buy(sim)
+        manual_id = manual_buy(sim, MANUAL)
         bot = Bot(cfg, fresh=True)
         result = bot.run()
         orders, fills = sim.exchange.orders(), sim.exchange.fills()

@@ -7,62 +7,17 @@ re-authorises, the broker re-reads its orders, trading goes on. Real BANKNIFTY 1
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from tests.venues.upstox.live_sim import live_config, simulator
+from tests.venues.upstox.live_sim import APP, live_config, login_when_expired, simulator
 
 from mixbot.engine.runner import Bot
-from mixbot.store.repository import Store
 
 pytest.importorskip("mixbot.simulators.upstox")
 BOT = "overnight"
-APP = {
-    "UPSTOX_API_KEY": "sim-key",
-    "UPSTOX_API_SECRET": "sim-secret",
-    "UPSTOX_REDIRECT_URI": "http://127.0.0.1:5055/callback",
-}
-
-
-def _login(sim: Any, url: str, seen: dict[str, Any], night: bool) -> None:
-    """The user, once the bot says its token expired: log in (browser step, then the CLI)."""
-    from mixbot.venues.upstox import auth
-    from mixbot.venues.upstox.http.hosts import ssl_context
-
-    try:
-        if night:
-            assert sim.waiting_for_login.wait(300), "the simulator never expired the token"
-        deadline = time.monotonic() + 120  # a guard only: the bot says it within a second
-        while not Path(url.removeprefix("sqlite:///")).exists():
-            assert time.monotonic() < deadline, "the bot never opened its store"
-            time.sleep(0.1)
-        store = Store(url, BOT, "live", create=False)
-        while store.find_bot() is None or store.bot_row()["status"] != "token_expired":
-            assert time.monotonic() < deadline, "the bot never said its token expired"
-            time.sleep(0.1)
-        seen["status"] = store.bot_row()["status"]
-        store.close()
-        dialog = auth.login_url(APP["UPSTOX_API_KEY"], APP["UPSTOX_REDIRECT_URI"], "st")
-        with httpx.Client(verify=ssl_context(), trust_env=False) as http:
-            redirect = http.get(dialog).headers["Location"]
-        r = subprocess.run(
-            [sys.executable, "-m", "mixbot", "upstox", "login", "--code", redirect],
-            env=dict(os.environ),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        seen["login"] = (r.returncode, r.stdout + r.stderr)
-    except BaseException as exc:  # noqa: BLE001 - reported by the test
-        seen["error"] = exc
-        sim.stop()
 
 
 @pytest.mark.parametrize("night", [True, False], ids=["across-the-night", "started-expired"])
@@ -93,7 +48,9 @@ def test_a_new_login_is_taken_up_without_a_restart(
             monkeypatch.setenv("UPSTOX_ACCESS_TOKEN", "yesterdays-token")
         monkeypatch.setenv("MIXBOT_UPSTOX_TOKEN_FILE", str(tmp_path / "token.json"))
         monkeypatch.setenv("MIXBOT_DATABASE_URL", url)
-        user = threading.Thread(target=_login, args=(sim, url, seen, night), daemon=True)
+        user = threading.Thread(
+            target=login_when_expired, args=(sim, url, BOT, seen, night), daemon=True
+        )
         user.start()
         bot = Bot(cfg, fresh=True)
         result = bot.run()

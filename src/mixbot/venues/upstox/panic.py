@@ -15,7 +15,9 @@ Order of the steps:
 3. every non-zero net position (``/v2/portfolio/short-term-positions``) is closed with a
    MARKET order of the opposite side, same product, ``slice=True`` (quantities above the
    exchange freeze quantity are split by Upstox); with a store, an order intent is written
-   before each exit is sent (write-ahead, role ``panic_exit``);
+   before each exit is sent (write-ahead, role ``panic_exit``); the bot's own share of a
+   position (what its tagged orders bought today) goes out as its own exit (tag
+   ``<bot_id>:pn<stamp>``, role ``panic``), so the bot books it on its trade exactly;
 4. the order book and positions are read again and anything still open is reported;
 5. ``halt`` event with the summary.
 
@@ -107,6 +109,7 @@ def panic(
     *,
     reason: str,
     tag_prefix: str = "pn",
+    own_prefix: str | None = None,
     market_protection: float | None = None,
     on_step: Callable[[PanicStep], None] | None = None,
     clock: Callable[[], float] = time.time,
@@ -119,6 +122,11 @@ def panic(
             None (broker only, no audit trail in a database).
         reason: written to the audit trail.
         tag_prefix: start of the exit orders' tags.
+        own_prefix: the bot's tag prefix (``"<bot_id>:"``): the part of a position its own
+            orders bought today (trade book) goes out as a separate exit tagged
+            ``<bot_id>:pn<stamp>`` with role ``panic``, which the bot adopts and books as the
+            exit of its trade (:mod:`mixbot.strategy.winddown`); the rest (a manual position)
+            goes out under ``tag_prefix``. None: one exit per position.
         market_protection: passed to the exit orders (None: not sent).
         on_step: called with every step as it happens (the CLI prints them).
         clock: wall clock (the exit tags' time stamp).
@@ -220,74 +228,23 @@ def panic(
             f"{len(open_pos)} open position(s)",
         )
         stamp = int(clock())
+        own = _own_shares(order_api, book, own_prefix) if own_prefix else {}
         for i, p in enumerate(open_pos):
             qty = _net_qty(p)
             key = str(p.get("instrument_token") or p.get("instrument_key") or "")
-            symbol = str(p.get("trading_symbol") or p.get("tradingsymbol") or key)
-            side = exit_side(qty)
             product = str(p.get("product") or "I").upper()
-            tag = _exit_tag(tag_prefix, stamp, i)
-            what = {
-                "instrument": key,
-                "symbol": symbol,
-                "side": side,
-                "qty": abs(qty),
-                "product": product,
-                "tag": tag,
-            }
-            if store is not None:
-                try:
-                    store.record_intent(
-                        tag,
-                        symbol=symbol,
-                        role="panic_exit",
-                        side=side,
-                        order_type=EXIT_ORDER_TYPE,
-                        qty=abs(qty),
-                        price=None,
-                        bar_index=-1,
-                        bar_time=None,
-                    )
-                except Exception as exc:
-                    add(PanicStep("audit", tag, False, {"error": str(exc)}))
-            try:
-                result = order_api.place(
-                    instrument_key=key,
-                    side=side,
-                    qty=abs(qty),
-                    order_type=EXIT_ORDER_TYPE,
-                    product=product,
-                    validity="DAY",
-                    tag=tag,
-                    slice=True,
-                    market_protection=market_protection,
-                )
-            except (UpstoxError, ValueError) as exc:
-                if not isinstance(exc, OrderStateUnknownError):  # else it may exist: keep it
-                    refused = isinstance(exc, UpstoxError) and (exc.status or 0) in range(400, 500)
-                    _store_status(store, tag, "Rejected" if refused else "Abandoned")
-                record(
-                    PanicStep("exit", symbol, False, {**what, "error": str(exc)}),
-                    f"exit {symbol} failed",
-                )
-                continue
-            report.exits.append(result)
-            exited.add(key)
-            _store_status(store, tag, "Submitted", result.order_id)
-            record(
-                PanicStep(
-                    "exit",
-                    symbol,
-                    True,
-                    {
-                        **what,
-                        "order_ids": result.order_ids,
-                        "recovered": result.recovered,
-                        "steps": [s.as_dict() for s in result.steps],
-                    },
-                ),
-                f"exit {symbol}: {side} {abs(qty)} at MARKET",
-            )
+            mine = own.get((key, product), 0)
+            mine = (1 if qty > 0 else -1) * min(abs(mine), abs(qty)) if mine * qty > 0 else 0
+            parts = [(mine, f"{own_prefix}pn{stamp:x}", "panic"), (qty - mine, None, "panic_exit")]
+            for part, tag, role in parts:
+                if not part:
+                    continue
+                ok = _exit_position(
+                    order_api, store, report, record, p, part,
+                    tag or _exit_tag(tag_prefix, stamp, i), role, market_protection,
+                )  # fmt: skip
+                if ok:
+                    exited.add(key)
 
     # 4. what is still open?
     try:
@@ -330,6 +287,80 @@ def panic(
     add(PanicStep("done", "bot", report.ok, {"failures": len(report.failures)}))
     audit("halt", f"halted by panic: {reason}", summary)
     return report
+
+
+def _own_shares(
+    order_api: OrderApi, book: list[dict[str, Any]], prefix: str
+) -> dict[tuple[str, str], int]:
+    """Net shares bought (+) / sold (-) today by the bot's own orders (tag ``prefix``...) per
+    (instrument key, product), from the day's trade book; {} when it cannot be read."""
+    tags = {str(o.get("order_id")): str(o.get("tag") or "") for o in book}
+    try:
+        trades = order_api.trades_for_day()
+    except UpstoxError as exc:
+        log.error("panic: cannot read the trade book (%s): the whole position goes out as one", exc)
+        return {}
+    own: dict[tuple[str, str], int] = {}
+    for t in trades:
+        if not tags.get(str(t.get("order_id")), "").startswith(prefix):
+            continue
+        k = (str(t.get("instrument_token") or ""), str(t.get("product") or "I").upper())
+        q = int(t.get("quantity") or 0)
+        own[k] = own.get(k, 0) + (q if str(t.get("transaction_type")).upper() == "BUY" else -q)
+    return own
+
+
+def _exit_position(
+    order_api: OrderApi,
+    store: Any,
+    report: PanicReport,
+    record: Callable[[PanicStep, str], None],
+    p: dict[str, Any],
+    qty: int,
+    tag: str,
+    role: str,
+    market_protection: float | None,
+) -> bool:
+    """Close ``qty`` (signed, as held) of position row ``p`` at MARKET under ``tag``, the
+    intent written first (``role``); True when the exit order was placed."""
+    key = str(p.get("instrument_token") or p.get("instrument_key") or "")
+    symbol = str(p.get("trading_symbol") or p.get("tradingsymbol") or key)
+    side = exit_side(qty)
+    product = str(p.get("product") or "I").upper()
+    what = {"instrument": key, "symbol": symbol, "side": side, "qty": abs(qty)}
+    what.update(product=product, tag=tag, role=role)
+    if store is not None:
+        try:
+            store.record_intent(
+                tag, symbol=symbol, role=role, side=side, order_type=EXIT_ORDER_TYPE,
+                qty=abs(qty), price=None, bar_index=-1, bar_time=None,
+            )  # fmt: skip
+        except Exception as exc:
+            record(PanicStep("audit", tag, False, {"error": str(exc)}), f"intent {tag} failed")
+    try:
+        result = order_api.place(
+            instrument_key=key, side=side, qty=abs(qty), order_type=EXIT_ORDER_TYPE,
+            product=product, validity="DAY", tag=tag, slice=True,
+            market_protection=market_protection,
+        )  # fmt: skip
+    except (UpstoxError, ValueError) as exc:
+        if not isinstance(exc, OrderStateUnknownError):  # else it may exist: keep it
+            refused = isinstance(exc, UpstoxError) and (exc.status or 0) in range(400, 500)
+            _store_status(store, tag, "Rejected" if refused else "Abandoned")
+        record(
+            PanicStep("exit", symbol, False, {**what, "error": str(exc)}),
+            f"exit {symbol} failed",
+        )
+        return False
+    report.exits.append(result)
+    _store_status(store, tag, "Submitted", result.order_id)
+    detail = {"order_ids": result.order_ids, "recovered": result.recovered}
+    detail["steps"] = [s.as_dict() for s in result.steps]
+    record(
+        PanicStep("exit", symbol, True, {**what, **detail}),
+        f"exit {symbol}: {side} {abs(qty)} at MARKET ({role})",
+    )
+    return True
 
 
 def _net_qty(p: dict[str, Any]) -> int:
@@ -404,7 +435,13 @@ def panic_config(
         if not confirm("Type 'yes' to go on: "):
             say("aborted: nothing was done")
             return 1
-        report = panic(api, store, reason=reason, on_step=lambda s: say(s.render()))
+        report = panic(
+            api,
+            store,
+            reason=reason,
+            own_prefix=f"{cfg.bot_id}:",
+            on_step=lambda s: say(s.render()),
+        )
     finally:
         client.close()
         store.close()

@@ -27,7 +27,7 @@ from mixbot.venues.upstox.http.errors import LOGIN_HINT
 log = logging.getLogger(__name__)
 
 
-def _token_file() -> str | None:
+def stored_token() -> str | None:
     """The token of the login token file when it is valid, else None."""
     from mixbot.errors import ConfigError
     from mixbot.venues.upstox import auth
@@ -54,7 +54,7 @@ class TokenGate:
     def __init__(
         self,
         token: str | None = None,
-        reload: Callable[[], str | None] = _token_file,
+        reload: Callable[[], str | None] = stored_token,
         clock: Callable[[], float] = time.monotonic,
         every_s: float = 2.0,
     ) -> None:

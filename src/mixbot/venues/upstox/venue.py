@@ -75,8 +75,12 @@ def _check_config(doc: dict[str, Any], bot_id: str) -> Any:
 def _secrets(
     broker_type: str | None, data_source: str | None
 ) -> Sequence[tuple[tuple[str, ...], str]]:
+    from mixbot.venues.upstox.token_gate import stored_token
+
     needs: list[tuple[tuple[str, ...], str]] = []
-    if broker_type == "upstox" or data_source == "upstox":
+    # the token of `mixbot upstox login` (the token file, still valid) does as well as the
+    # variable: the session takes it when the variable is not set
+    if (broker_type == "upstox" or data_source == "upstox") and stored_token() is None:
         needs.append((("broker", "access_token"), "the Upstox access token"))
     if broker_type == "upstox_sandbox":
         needs.append((("broker", "sandbox_token"), "the Upstox sandbox token"))

@@ -1,0 +1,305 @@
+"""The live session of issue 16's "done when", from the command line as a user runs it: two
+days of `mixbot run` on the Upstox broker against the local simulator (real BANKNIFTY
+1-minute data, 2019-01-01 and 2019-01-02), with
+
+- a position bought by hand "in the Upstox app" beside the bot (``outside_positions:
+  ignore``): reported, never taken into the bot's books;
+- sliced orders: the simulator's freeze quantity is 40 on the lot of 20, so the bot's orders
+  of 120-140 go out as 3-4 orders, and every order fills in parts (``partial_fill``);
+- a kill -9 of the bot in the middle of its first sliced order (two of its fills done, the
+  rest held back by the simulator's ``fill_limit``), then a restart that adopts every slice;
+- the access token dying before the second session (Upstox: 03:30 IST), `mixbot upstox
+  login` while the bot waits, and the bot going on with the new token;
+- `mixbot panic` between bars on the second day: every order cancelled, every position
+  exited, the bot books the panic's exit of its position and stops halted.
+
+Afterwards the books agree: the store's fills are the simulator's trade book for the bot's
+orders (quantity, price, exchange time), each trade's prices, PnL and charges are the sums
+over its fills, `mixbot trades` shows the store's trades, the audit export of each day holds
+every fill, and `mixbot audit verify` passes (and fails once a row is edited).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from tests.venues.upstox.live_sim import (
+    APP,
+    live_config,
+    login,
+    login_when_expired,
+    manual_buy,
+    simulator,
+)
+
+from mixbot.store.repository import Store
+from mixbot.venues.upstox.execution.broker_fills import exchange_time
+
+pytest.importorskip("mixbot.simulators.upstox")
+upstox_client = pytest.importorskip("upstox_client")
+
+BOT = "twoday"
+FREEZE = 40
+MANUAL = 40
+DAY1, DAY2 = "2019-01-01", "2019-01-02"
+
+
+def _mixbot(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mixbot", *args],
+        env=dict(os.environ), capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+class MidSlice:
+    """Wraps the simulated exchange's ``place``: the first order of the bot that is cut into
+    3+ slices gets exactly 2 fills (``fill_limit``), then the market holds it (the kill)."""
+
+    def __init__(self, sim: Any) -> None:
+        self.sim, self.tag = sim, None
+        self.ids: list[str] = []
+        real = sim.exchange.place
+
+        def place(spec: dict[str, Any], quantities: list[int]) -> Any:
+            orders = real(spec, quantities)
+            tag = str(spec.get("tag") or "")
+            if self.tag is None and tag.startswith(f"{BOT}:") and len(quantities) >= 3:
+                sim.faults.fill_limit(2)
+                self.tag, self.ids = tag, [o.order_id for o in orders]
+            return orders
+
+        sim.exchange.place = place
+
+    def fills(self) -> int:
+        return sum(1 for t in self.sim.exchange.trades() if t["order_id"] in self.ids)
+
+
+def _wait(cond: Any, what: str, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout  # a hang guard only: the market pace decides
+    while not cond():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.02)
+
+
+def _config(tmp_path: Path) -> Path:
+    cfg = live_config(tmp_path, BOT, DAY2, outside_positions="ignore", entry_timeout_seconds=3600)
+    path = Path(cfg.source_file)
+    doc = json.loads(path.read_text())
+    del doc["broker"]["access_token"]  # the token of `mixbot upstox login` (the token file)
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _run_session(tmp_path: Path, sim: Any, cfg: Path, url: str) -> dict[str, Any]:
+    """Run the two days: kill -9 mid-slice, re-login at night, panic on day 2."""
+    out: dict[str, Any] = {}
+    mid = MidSlice(sim)
+    cmd = [sys.executable, "-m", "mixbot", "run", str(cfg), "--no-progress", "--fresh"]
+    first = subprocess.Popen(cmd, env=dict(os.environ), stderr=subprocess.PIPE)
+    _wait(lambda: mid.fills() >= 2 or first.poll() is not None, "a sliced order filled twice")
+    assert first.poll() is None, first.stderr.read().decode()[-3000:] if first.stderr else ""
+    first.send_signal(signal.SIGKILL)  # mid-slice: 2 fills done, the rest still working
+    first.wait(30)
+    out["killed"] = (mid.tag, len(mid.ids), mid.fills())
+    sim.faults.fill_limit(None)  # (the market stands still until the bot is back)
+
+    seen: dict[str, Any] = {}
+    user = threading.Thread(
+        target=login_when_expired, args=(sim, url, BOT, seen, True), daemon=True
+    )
+    user.start()
+    second = subprocess.Popen(cmd[:-1], env=dict(os.environ), stderr=subprocess.PIPE)
+
+    def day2_holding() -> bool:
+        if second.poll() is not None:
+            return True
+        now = dt.datetime.fromtimestamp(sim.now_ms() / 1000, dt.UTC)
+        if now.date().isoformat() != DAY2 or not Path(url[10:]).exists():
+            return False
+        store = Store(url, BOT, "live", create=False)
+        try:
+            held = any(p["qty"] for p in store.positions())
+        finally:
+            store.close()
+        return held or now.hour >= 9  # 14:30 IST: panic flat if it never held on day 2
+
+    _wait(day2_holding, "the second day with a position", timeout=600)
+    assert second.poll() is None, second.stderr.read().decode()[-3000:] if second.stderr else ""
+    panic = _mixbot("panic", str(cfg), "--yes", "--reason", "two-day test")
+    out["panic"] = (panic.returncode, panic.stdout + panic.stderr)
+    try:
+        _, err = second.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        second.kill()
+        raise
+    out["second"] = (second.returncode, err.decode(errors="replace")[-3000:])
+    user.join(30)
+    out["login"] = seen
+    return out
+
+
+@pytest.fixture
+def session(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.chdir(tmp_path)
+    sim = simulator(
+        data_dir, tmp_path, DAY2, cash=10_000_000.0, expire_tokens=True, hold_for_login=True,
+        hold_without_client=True, freeze_quantity=FREEZE, faults={"partial_fill": 0.5},
+    )  # fmt: skip
+    sim.start()
+    url = f"sqlite:///{tmp_path / 'live.sqlite'}"
+    try:
+        env = {**sim.env(), **APP, "MIXBOT_DATABASE_URL": url}
+        env["MIXBOT_UPSTOX_TOKEN_FILE"] = str(tmp_path / "token.json")
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.delenv("UPSTOX_ACCESS_TOKEN", raising=False)
+        cfg = _config(tmp_path)
+        code, said = login()  # the user's first login of the day
+        assert code == 0, said
+        manual_buy(sim, MANUAL)
+        out = _run_session(tmp_path, sim, cfg, url)
+        out["trades"], out["orders"] = sim.exchange.trades(), sim.exchange.orders()
+        out["positions"] = sim.exchange.positions()
+    finally:
+        sim.stop()
+    return {**out, "cfg": cfg, "url": url, "tmp": tmp_path}
+
+
+def _mine(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if str(r.get("tag") or "").startswith(f"{BOT}:")]
+
+
+def test_two_days_live_books_agree_with_the_exchange(session: dict[str, Any]) -> None:
+    s = session
+    code, err = s["second"]
+    assert code == 0, err
+    assert "error" not in s["login"], s["login"].get("error")
+    assert s["login"]["login"][0] == 0
+    tag, n_slices, fills_at_kill = s["killed"]
+    assert tag is not None and n_slices >= 3 and fills_at_kill == 2
+    assert s["panic"][0] == 0, s["panic"][1]
+
+    store = Store(s["url"], BOT, "live", create=False)
+    try:
+        _books_agree(s, store)
+        _trades_agree(s, store)
+        _the_day_around_it(s, store)
+    finally:
+        store.close()
+    _audit_agrees(s)
+
+
+def _books_agree(s: dict[str, Any], store: Store) -> None:
+    """Every fill of the bot's orders at the exchange is one stored fill, same quantity,
+    price and exchange time; no order of the bot went out twice."""
+    tag_of = {o["order_id"]: o["tag"] for o in s["orders"]}
+    venue = sorted(
+        (tag_of[t["order_id"]], int(t["quantity"]), round(float(t["average_price"]), 2),
+         exchange_time(t["exchange_timestamp"]))
+        for t in s["trades"] if str(tag_of[t["order_id"]] or "").startswith(f"{BOT}:")
+    )  # fmt: skip
+    stored = sorted(
+        (f["order_tag"], int(f["qty"]), round(float(f["price"]), 2), f["fill_time"])
+        for f in store.fills()
+    )
+    assert stored == venue
+    by_tag: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for o in _mine(s["orders"]):
+        by_tag[o["tag"]].append(o)
+    requested = {o["tag"]: o["qty_requested"] for o in store.orders()}
+    for tag, rows in by_tag.items():  # one request per tag: its slices, nothing re-sent
+        assert tag in requested, f"{tag} at the exchange, not in the store"
+        assert sum(r["quantity"] for r in rows) == requested[tag] or any(
+            r["status"] == "cancelled" for r in rows
+        )
+        assert len(rows) == -(-int(requested[tag]) // FREEZE)
+    assert max(len(rows) for rows in by_tag.values()) >= 3
+
+
+def _trades_agree(s: dict[str, Any], store: Store) -> None:
+    """Each stored trade is the sum of its fills; `mixbot trades` shows the same."""
+    fills: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for f in store.fills():
+        fills[f["order_tag"]].append(f)
+    trades = store.trades()
+    assert trades, "the bot must trade in these two days"
+    for t in trades:
+        entry = fills[t["entry_tag"]]
+        parts = json.loads(t["exit_parts"])
+        exits = [f for p in parts for f in fills[p["tag"]]]
+        qty = sum(f["qty"] for f in entry)
+        assert qty == t["qty"] == sum(f["qty"] for f in exits)
+        assert round(t["entry_price"], 2) == round(
+            sum(f["qty"] * f["price"] for f in entry) / qty, 2
+        )
+        assert round(t["exit_price"], 2) == round(
+            sum(f["qty"] * f["price"] for f in exits) / qty, 2
+        )
+        gross = sum((f["price"] - t["entry_price"]) * f["qty"] for f in exits)
+        assert abs(t["pnl_gross"] - gross) < 1e-6
+        assert abs(t["charges"] - sum(f["commission"] for f in entry + exits)) < 1e-6
+        assert t["exit_time"] == max(f["fill_time"] for f in exits)
+    # the second day ends in the panic: its exit of the bot's position is booked on the trade
+    assert trades[-1]["exit_reason"] == "panic"
+    assert json.loads(trades[-1]["exit_parts"])[0]["tag"].startswith(f"{BOT}:pn")
+    out = s["tmp"] / "trades.csv"
+    r = _mixbot("trades", str(s["cfg"]), "--csv", str(out))
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["entry_tag"], r["exit_price"], r["pnl_net"]) for r in rows] == [
+        (t["entry_tag"], f"{t['exit_price']:.2f}", f"{t['pnl_net']:.2f}") for t in trades
+    ]
+
+
+def _the_day_around_it(s: dict[str, Any], store: Store) -> None:
+    """The token expiry, the manual position, the panic, the end state."""
+    kinds = [e["kind"] for e in store.events() if e["kind"].startswith("token_")]
+    assert kinds == ["token_expired", "token_renewed"]
+    outside = [e["data"] for e in store.events("outside_position")]
+    assert any(d["qty"] == MANUAL and d["action"] == "ignored" for d in outside)
+    assert not any(p["qty"] for p in store.positions())  # the bot's books: flat
+    assert store.bot_row()["status"] == "halted"
+    assert all(p["quantity"] == 0 for p in s["positions"])  # the account: flat (panic)
+    assert not [o for o in s["orders"] if o["status"] in ("open", "trigger pending")]
+
+
+def _audit_agrees(s: dict[str, Any]) -> None:
+    """The audit export of each day holds every stored fill of that day; verify passes,
+    and fails once a row is edited."""
+    store = Store(s["url"], BOT, "live", create=False)
+    fills = store.fills()
+    store.close()
+    exported = []
+    for day in (DAY1, DAY2):
+        out = s["tmp"] / f"audit-{day}.json"
+        r = _mixbot(
+            "audit", "export", str(s["cfg"]), "--date", day, "--format", "json", "--out", str(out)
+        )
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(out.read_text())
+        assert doc["chain_intact"] is True
+        exported += [row["data"] for row in doc["rows"] if row["kind"] == "fill"]
+    key = lambda d: (d["tag"], d["seq"])  # noqa: E731
+    assert sorted(map(key, exported)) == sorted((f["order_tag"], f["seq"]) for f in fills)
+    r = _mixbot("audit", "verify", str(s["cfg"]))
+    assert r.returncode == 0 and "audit log intact" in r.stdout, r.stdout + r.stderr
+    engine = create_engine(s["url"])
+    with engine.begin() as c:
+        c.execute(text("DROP TRIGGER events_append_only"))
+        c.execute(text("UPDATE events SET message = message || ' (edited)' WHERE kind = 'fill'"))
+    engine.dispose()
+    r = _mixbot("audit", "verify", str(s["cfg"]))
+    assert r.returncode != 0 and "row" in (r.stdout + r.stderr)
