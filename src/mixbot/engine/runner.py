@@ -285,6 +285,13 @@ class Bot:
             )
         ControlChannel(self.store.engine, self.cfg.bot_id, self.mode, url).discard_pending()
         checkpoint = self.store.load_checkpoint() if info["resumed"] else None
+        if checkpoint and info.get("previous_status") == "halted":
+            # halted while it was not running (`mixbot panic` on a gone bot): it stays halted
+            # until an operator resumes it, like a halt its checkpoint holds
+            risk = checkpoint["state"]["risk"]
+            if not risk.get("halted"):
+                risk["halted"] = True
+                risk["halt_reason"] = "halted (mixbot panic) while the bot was not running"
         started = make(
             "bot_started",
             pid=os.getpid(),

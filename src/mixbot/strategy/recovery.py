@@ -19,6 +19,7 @@ import backtrader as bt
 from mixbot.orders.manager import slot_of
 from mixbot.risk.manager import DayCounters
 from mixbot.store.orders import FINAL_STATUSES
+from mixbot.strategy.winddown import PANIC_ROLE
 
 
 def _iso(v: Any) -> Any:
@@ -181,6 +182,10 @@ class Recovery:
             after = row["bar_index"] >= last and (
                 row["status"] not in FINAL_STATUSES or row["qty_filled"]
             )
+            if row["role"] == PANIC_ROLE and checkpoint.get("updated_at"):
+                # the panic's exit of this bot's position (no bar: sent by `mixbot panic`
+                # while the bot was wedged or gone): after the checkpoint if written after it
+                after = row["created_at"] > checkpoint["updated_at"]
             if tag in held or not after:
                 continue
             slot = slot_of(row["role"])

@@ -131,7 +131,7 @@ def _run_session(tmp_path: Path, sim: Any, cfg: Path, url: str) -> dict[str, Any
             return False
         store = Store(url, BOT, "live", create=False)
         try:
-            held = any(p["qty"] for p in store.positions())
+            held = store.find_bot() is not None and any(p["qty"] for p in store.positions())
         finally:
             store.close()
         return held or now.hour >= 9  # 14:30 IST: panic flat if it never held on day 2
@@ -303,3 +303,64 @@ def _audit_agrees(s: dict[str, Any]) -> None:
     engine.dispose()
     r = _mixbot("audit", "verify", str(s["cfg"]))
     assert r.returncode != 0 and "row" in (r.stdout + r.stderr)
+
+
+def test_a_panic_while_the_bot_is_gone_is_booked_when_it_starts_again(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kill -9 while the bot holds a position, `mixbot panic` with no bot running (the venue
+    is flattened, the bot's share under its own tag), then `mixbot run`: the restarted bot
+    adopts the panic's exit, books the trade (exit reason ``panic``) and enters nothing more:
+    it stays halted until an operator resumes it."""
+    monkeypatch.chdir(tmp_path)
+    sim = simulator(
+        data_dir, tmp_path, DAY1, cash=10_000_000.0, hold_without_client=True,
+        freeze_quantity=FREEZE,
+    )  # fmt: skip
+    sim.start()
+    url = f"sqlite:///{tmp_path / 'live.sqlite'}"
+    try:
+        for k, v in {**sim.env(), **APP, "MIXBOT_DATABASE_URL": url}.items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.setenv("MIXBOT_UPSTOX_TOKEN_FILE", str(tmp_path / "token.json"))
+        monkeypatch.delenv("UPSTOX_ACCESS_TOKEN", raising=False)
+        cfg = _config(tmp_path)
+        assert login()[0] == 0
+        cmd = [sys.executable, "-m", "mixbot", "run", str(cfg), "--no-progress", "--fresh"]
+        bot = subprocess.Popen(cmd, env=dict(os.environ), stderr=subprocess.PIPE)
+
+        def holding() -> bool:
+            if bot.poll() is not None or not Path(url[10:]).exists():
+                return bot.poll() is not None
+            store = Store(url, BOT, "live", create=False)
+            try:
+                return store.find_bot() is not None and any(p["qty"] for p in store.positions())
+            finally:
+                store.close()
+
+        _wait(holding, "the bot holding a position")
+        assert bot.poll() is None, bot.stderr.read().decode()[-3000:] if bot.stderr else ""
+        bot.send_signal(signal.SIGKILL)
+        bot.wait(30)
+        panic = _mixbot("panic", str(cfg), "--yes", "--reason", "bot gone")
+        # (the market stands still while no bot is connected: the exits fill once it is back)
+        assert panic.returncode in (0, 1), panic.stdout + panic.stderr
+        assert "exit BANKNIFTY" in panic.stdout
+        again = _mixbot("run", str(cfg), "--no-progress", timeout=600)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert all(p["quantity"] == 0 for p in sim.exchange.positions())
+        out = {"trades": sim.exchange.trades(), "orders": sim.exchange.orders()}
+    finally:
+        sim.stop()
+    store = Store(url, BOT, "live", create=False)
+    try:
+        _books_agree(out, store)
+        trades = store.trades()
+        assert trades and trades[-1]["exit_reason"] == "panic"
+        assert json.loads(trades[-1]["exit_parts"])[0]["tag"].startswith(f"{BOT}:pn")
+        assert not any(p["qty"] for p in store.positions())
+        assert [t["entry_tag"] for t in trades].count(trades[-1]["entry_tag"]) == 1
+        assert store.load_checkpoint()["state"]["risk"]["halted"] is True
+        _trades_agree({**out, "cfg": cfg, "tmp": tmp_path}, store)
+    finally:
+        store.close()

@@ -332,7 +332,7 @@ def _exit_position(
     if store is not None:
         try:
             store.record_intent(
-                tag, symbol=symbol, role=role, side=side, order_type=EXIT_ORDER_TYPE,
+                tag, symbol=symbol, role=role, side=side, order_type="Market",  # (the store's name)
                 qty=abs(qty), price=None, bar_index=-1, bar_time=None,
             )  # fmt: skip
         except Exception as exc:
