@@ -19,7 +19,8 @@ positions, read in-process every millisecond). Two paths:
 The simulator's market moves at ``--speed`` simulated seconds per second (default 60); its
 REST answers take what the local server takes (no network latency: add your round trip to
 Upstox, ~20-50 ms per call from India, times the calls: 1 order book, 1 positions, 1 cancel
-per open order, 1 exit per position, 1 re-check). Real data: BANKNIFTY 1-minute, 2019-01-01.
+per open order, 1 trade book read (the bot's own share of a position), 1 exit per position
+(2 when a manual position sits beside the bot's), 1 re-check). Real data: BANKNIFTY 1-minute, 2019-01-01.
 """
 
 from __future__ import annotations
