@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, func, insert, select, update
 
 from mixbot.bus.events import Event
+from mixbot.errors import BotHalted
 from mixbot.store import models as m
 from mixbot.store.outbox import utcnow, write_events
 from mixbot.store.unit import Write
@@ -171,6 +172,24 @@ class OrderBook:
             c.execute(_INTENT_INSERT, params)
             if audit is not None:
                 self._audit(c, *audit, bar_time)
+
+        return Write(apply)
+
+    def halt_guard_write(self) -> Write:
+        """A write that refuses the transaction it opens when the bot is ``halted`` in the
+        store (``mixbot panic`` committed first): it raises :class:`~mixbot.errors.BotHalted`
+        and everything in the transaction rolls back. Put it before order intents: an intent
+        then either commits before the panic's halt (and the panic waits until it is sent,
+        then cancels or counts it) or not at all. It is an UPDATE, so it runs under the
+        write lock and sees the latest committed status (SQLite and PostgreSQL alike)."""
+        bots = m.bots
+
+        def apply(c: Any) -> None:
+            q = update(bots).where(bots.c.id == self.pk, bots.c.status != "halted")
+            if not c.execute(q.values(status=bots.c.status)).rowcount:
+                raise BotHalted(
+                    f"bot {self.bot_id} is halted in its store (mixbot panic): no new order"
+                )
 
         return Write(apply)
 

@@ -45,6 +45,7 @@ from typing import Any
 import backtrader as bt
 
 from mixbot.backtest.metrics import TradeRecord
+from mixbot.errors import BotHalted
 from mixbot.orders.manager import EntryFilled, ExitFilled, OrderManager
 from mixbot.strategy import operator_commands, outside
 from mixbot.strategy.mixin import EntryMixin, ExitMixin
@@ -248,27 +249,39 @@ class CustomStrategy(bt.Strategy):
             return
         if getattr(self.data, "state_name", None) == "DELAYED":
             return  # warm-up or back-filled history of a live feed: indicators only, no orders
+        persist = self.persist
+        # read BEFORE this bar's decisions: a bot halted by `mixbot panic` (which exits the
+        # position at the broker itself) must not send an exit of its own on top of it; on a
+        # live feed every bar reads the status, a replay at most every 2 s of wall time. A
+        # halt committed while the bar decides makes its order intent fail (BotHalted).
+        if self._wind is None and persist is not None:
+            if persist.halt_requested(every_s=0.0 if self.data.islive() else 2.0):
+                self._outside_halt()
         if self._wind is None:
-            self._on_bar()  # (winding down after a panic: no more decisions)
-        if self.persist is not None:
-            outside_halt = self._wind is None and self.persist.halt_requested()
-            if outside_halt:
-                # `mixbot panic` (or the GUI) halted this bot through the store and acted at the
-                # broker itself: take no more decisions, book the panic's exit, then stop
-                # (strategy.winddown); the halt goes into this bar's checkpoint, so a
-                # restarted bot stays halted until resumed
-                msg = "halted from outside (mixbot panic): stopping"
-                self.rt.risk.halt(msg)
-                self.log.warning("HALT: %s", msg)
-                self._event("halt", reason=msg)
-                self.persist.halt(msg, self._bar_time())
-                self._wind = WindDown(self)
+            try:
+                self._on_bar()
+            except BotHalted:
+                self._outside_halt()
+        if persist is not None:
             stop = self._wind is not None and self._wind.done()
-            self.persist.checkpoint(self, self.window.abs_index, self._bar_time())
+            persist.checkpoint(self, self.window.abs_index, self._bar_time())
             if self.latency_log is not None:
                 self._latency("bar")
             if stop:
                 self.env.runstop()
+
+    def _outside_halt(self) -> None:
+        """`mixbot panic` (or the GUI) halted this bot through the store and acts at the broker
+        itself: take no more decisions, book the panic's exit, then stop
+        (:mod:`mixbot.strategy.winddown`); the halt goes into this bar's checkpoint, so a
+        restarted bot stays halted until resumed."""
+        msg = "halted from outside (mixbot panic): stopping"
+        self.rt.risk.halt(msg)
+        self.log.warning("HALT: %s", msg)
+        self._event("halt", reason=msg)
+        if self.persist is not None:
+            self.persist.halt(msg, self._bar_time())
+        self._wind = WindDown(self)
 
     def _on_bar(self) -> None:
         w = self.window
@@ -415,10 +428,14 @@ class CustomStrategy(bt.Strategy):
                 order, om.tag_of(order.ref), self._bar_time(), role, self.fill_time(order)
             )
         outcome = om.on_order(order)
-        if isinstance(outcome, EntryFilled):
-            self._on_entry_fill(outcome)
-        elif isinstance(outcome, ExitFilled):
-            self._on_exit_fill(outcome, order)
+        try:
+            if isinstance(outcome, EntryFilled):
+                self._on_entry_fill(outcome)  # (writes its protective orders' intents)
+            elif isinstance(outcome, ExitFilled):
+                self._on_exit_fill(outcome, order)
+        except BotHalted:
+            if self._wind is None:
+                self._outside_halt()
 
     def _on_entry_fill(self, fill: EntryFilled) -> None:
         w = self.window

@@ -19,6 +19,7 @@ import backtrader as bt
 
 from mixbot.bus.events import FEED_STATES, Event, make
 from mixbot.bus.events import daily_summary as daily_summary_event
+from mixbot.errors import BotHalted
 from mixbot.orders.manager import EXEC_NAMES, EXEC_TYPES
 from mixbot.store.orders import StatusWrite
 from mixbot.store.outbox import utcnow
@@ -79,6 +80,7 @@ class Persistence(Recovery):
         self._joinable: dict[str, StatusWrite] = {}
         self._last_beat = 0.0
         self._last_halt_check = time.monotonic()
+        self._halt_seen = False  # the bot took a halt in (its own or from outside)
         self._crash = _crash_point()
         self.bar = -1  # current bar index, for the fault injection
 
@@ -138,7 +140,12 @@ class Persistence(Recovery):
         """Commit several order intents in ONE transaction (with the bar's writes not
         committed yet) before any of them is sent: ``specs`` = ``[(tag, {role, side,
         exectype, size (shares), price (INR or None)}), ...]``; per intent, False when its
-        tag was already stored."""
+        tag was already stored.
+
+        Raises:
+            BotHalted: the store says the bot is halted (``mixbot panic``) and the bot has not
+                taken the halt in yet (:meth:`halt`): no intent was written.
+        """
         writes = [
             self.store.intent_write(
                 tag,
@@ -158,7 +165,13 @@ class Persistence(Recovery):
             )
             for tag, o in specs
         ]
-        self.store.commit([*self._take(), *writes])
+        taken = self._take()
+        guard = [] if self._halt_seen else [self.store.halt_guard_write()]
+        try:
+            self.store.commit([*guard, *taken, *writes])
+        except BotHalted:  # halted from outside meanwhile: nothing was written, nothing lost
+            self._writes = [*taken, *self._writes]
+            raise
         self.bar = bar_index
         for (tag, _), w in zip(specs, writes, strict=True):
             if w.ok:  # (an intent found again after a restart is no new kill point)
@@ -342,7 +355,9 @@ class Persistence(Recovery):
         self._writes.append(self.store.event_write(kind, message, data, bar_time, events))
 
     def halt(self, reason: str, bar_time: dt.datetime | None = None) -> None:
-        """Audit a halt and emit its ``halted`` event, committed now with the bar's writes."""
+        """Audit a halt and emit its ``halted`` event, committed now with the bar's writes;
+        from now on the bot's own orders (its square-off) pass the halt guard."""
+        self._halt_seen = True
         halted = (make("halted", reason=reason),)
         self.store.commit(
             [*self._take(), self.store.event_write("halt", reason, None, bar_time, halted)]

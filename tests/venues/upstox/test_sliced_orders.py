@@ -42,6 +42,7 @@ def tape(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
         start=DAY,
         end=DAY,
         freeze_quantity=FREEZE,
+        cash=50_000_000.0,  # (the stop and the take-profit both sell 1,000: margin for both)
     ).start()
     for k, v in sim.env().items():
         monkeypatch.setenv(k, v)
@@ -195,6 +196,7 @@ def test_a_sliced_take_profit_filling_partly_reduces_the_sliced_stop(tape: Tape)
         )
         tape.until(lambda: filled(sim, "t:4:entry") == QTY)
         rig.settle(lambda: not entry.alive())
+        sim.faults.fill_limit(0)  # nothing fills but what play_fills lets through
         sim.faults.partial_fill(0.5)  # a slice of 400 fills 200 per tick, of 200: 100
         ltp = tape.ltp
         stop = rig.broker.sell(
@@ -223,6 +225,10 @@ def test_a_sliced_take_profit_filling_partly_reduces_the_sliced_stop(tape: Tape)
         assert rig.broker.getposition(data).size == QTY - sold
         assert stop.alive() and abs(stop.executed.remsize) == QTY - sold
         assert_fills_are_the_trade_book(rig, sim, "t:4:tp", tp)
+        assert tp.alive(), (
+            [(r["quantity"], r["status"], r["status_message"]) for r in rows(sim, "t:4:tp")],
+            [(x.qty, x.filled, x.status) for x in rig.broker.by_tag["t:4:tp"].slices.values()],
+        )
         assert rig.broker.cancel(tp) and rig.broker.cancel(stop)
         rig.settle(lambda: not tp.alive() and not stop.alive())
         assert working(sim, "t:4:stop") == working(sim, "t:4:tp") == 0

@@ -9,7 +9,9 @@ the others still run.
 Order of the steps:
 
 1. ``panic`` event, then the bot's status is set to ``halted`` (a running bot that watches
-   its status stops opening positions before anything else happens);
+   its status stops opening positions before anything else happens; an order intent the bot
+   commits after it is refused: the halt guard), and the bot's order intents committed
+   before it are given up to 3 s to reach the venue;
 2. every open order of the order book is cancelled (first, so no stop-loss or target can
    fire and double an exit);
 3. every non-zero net position (``/v2/portfolio/short-term-positions``) is closed with a
@@ -29,6 +31,7 @@ calls :func:`panic_config` through the venue registry).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import time
@@ -167,6 +170,9 @@ def panic(
         except Exception as exc:
             record(PanicStep("halt", "bot", False, {"error": str(exc)}), "cannot halt the bot")
 
+    if store is not None and report.halted:
+        _let_sends_finish(store, record)
+
     # 2. cancel every open order
     try:
         book = order_api.order_book()
@@ -287,6 +293,42 @@ def panic(
     add(PanicStep("done", "bot", report.ok, {"failures": len(report.failures)}))
     audit("halt", f"halted by panic: {reason}", summary)
     return report
+
+
+#: how long the panic waits for the bot's order intents of before the halt to be sent
+SEND_WAIT_S = 3.0
+
+
+def _let_sends_finish(store: Any, record: Callable[[PanicStep, str], None]) -> None:
+    """Wait (at most :data:`SEND_WAIT_S`) until no order intent the bot committed before the
+    halt is still on its way to the venue (status ``intent``, written in the last minute).
+
+    The halt guard (:meth:`~mixbot.store.orders.OrderBook.halt_guard_write`) makes every
+    intent commit either before the halt or not at all; one that committed before may be
+    in flight right now, and the order book read next must see it (to cancel it, or to find
+    its fills in the trade book) or the bot's exit and the panic's would both sell."""
+    deadline = time.monotonic() + SEND_WAIT_S
+    while True:
+        try:
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            pending = [
+                o["tag"]
+                for o in store.orders()
+                if o["status"] == "intent"
+                and o["bar_index"] >= 0
+                and (now - o["created_at"]).total_seconds() < 60
+            ]
+        except Exception as exc:
+            log.error("panic: cannot read the bot's orders (%s): not waiting for its sends", exc)
+            return
+        if not pending or time.monotonic() >= deadline:
+            break
+        time.sleep(0.02)
+    if pending:
+        record(
+            PanicStep("wait_sends", "bot", False, {"still_unsent": pending}),
+            f"{len(pending)} order(s) of the bot still on their way after {SEND_WAIT_S:g} s",
+        )
 
 
 def _own_shares(
