@@ -107,6 +107,9 @@ def _add_engine_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
     store_commands.add_parsers(sub)
     audit_commands.add_parsers(sub)
     serve.add_parsers(sub)
+    from mixbot.web import cli as web_cli
+
+    web_cli.add_parsers(sub)
     _add_upstox_commands(sub)
 
 

@@ -10,7 +10,7 @@ not set is an error naming the variable (never its value).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -95,9 +95,58 @@ def _channel_problems(src: Any, eff: dict[str, Any], env: dict[str, str] | None)
                     f"environment variable {var} is not set ({section}.{name})",
                     f"export {var}=... or put it in a git-ignored .env file",
                 )
+    yield from _web_problems(eff.get("web") or {}, problem, env)
     email = eff.get("email") or {}
     if email.get("enabled") and not email.get("to"):
         yield problem(("email",), "email is enabled but has no recipients", 'add "to": [...]')
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and the loopback addresses (127.0.0.0/8, ::1)."""
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _web_problems(web: dict[str, Any], problem: Any, env: dict[str, str] | None) -> Any:
+    """The ``web`` section: on a non-loopback host a secret key and a user are required
+    (errors); a user whose hash variable is unset cannot log in (a warning)."""
+    from mixbot.config.secrets import resolve
+
+    if not web.get("enabled", True):
+        return
+    public = not is_loopback(str(web.get("host", "127.0.0.1")))
+    users = web.get("users") or []
+    if public and not users:
+        yield problem(
+            ("web", "users"),
+            f"web.host {web.get('host')} is not a loopback address: at least one user is needed",
+            "add a user (`mixbot web passwd` prints the hash) or bind 127.0.0.1",
+        )
+    for var in resolve(str(web.get("secret_key", "")), env)[1]:
+        if public:
+            yield problem(
+                ("web", "secret_key"),
+                f"environment variable {var} is not set (web.secret_key); a public address "
+                "needs a secret key of 32+ characters",
+                f"export {var}=$(python -c 'import secrets; print(secrets.token_hex(32))')",
+            )
+    for i, user in enumerate(users):
+        for var in resolve(str(user.get("password_hash", "")), env)[1]:
+            yield replace(
+                problem(
+                    ("web", "users", i, "password_hash"),
+                    f"environment variable {var} is not set: user {user.get('name')!r} cannot "
+                    "log in",
+                    f'export {var}="$(mixbot web passwd)" or put it in a git-ignored .env',
+                ),
+                severity="warning",
+            )
 
 
 @dataclass(frozen=True)
@@ -156,28 +205,55 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class WebUser:
+    """One login of the web GUI / REST API: name, ``${VAR}`` reference to a werkzeug password
+    hash (resolve it where it is checked, never log it) and role (``viewer``/``operator``)."""
+
+    name: str
+    password_hash: str
+    role: str = "viewer"
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The ``web`` section (``secret_key`` a ``${VAR}`` reference; ``token_expires_s``
+    seconds). ``present``: the settings file has a ``web`` section."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 5000
+    secret_key: str = "${MIXBOT_WEB_SECRET}"
+    token_expires_s: int = 3600
+    login_rate_limit: str = "10 per minute"
+    users: tuple[WebUser, ...] = ()
+    present: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
-    """Typed host settings; ``web`` stays a raw dict until its feature reads it."""
+    """Typed host settings."""
 
     file: str | None
     supervisor: SupervisorSettings
     notifications: DeliverySettings = field(default_factory=DeliverySettings)
-    web: dict[str, Any] = field(default_factory=dict)
+    web: WebSettings = field(default_factory=WebSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     email: EmailSettings = field(default_factory=EmailSettings)
 
 
-def _typed(path: str, eff: dict[str, Any]) -> Settings:
+def _typed(path: str, eff: dict[str, Any], raw: dict[str, Any]) -> Settings:
     tg = dict(eff.get("telegram", {}))
     users = tuple(TelegramUser(int(u["id"]), u.get("role", "viewer")) for u in tg.pop("users", []))
     em = dict(eff.get("email", {}))
     em["sender"] = em.pop("from", EmailSettings.sender)
     em["to"] = tuple(em.get("to", ()))
+    web = dict(eff.get("web", {}))
+    web_users = tuple(WebUser(**u) for u in web.pop("users", []))
     return Settings(
         path,
         SupervisorSettings(**eff.get("supervisor", {})),
         DeliverySettings(**eff.get("notifications", {})),
-        dict(eff.get("web", {})),
+        WebSettings(users=web_users, present="web" in raw, **web),
         TelegramSettings(users=users, **tg),
         EmailSettings(**em),
     )
@@ -200,4 +276,5 @@ def load_settings(path: str | Path | None) -> Settings:
     if not report.ok or report.effective is None:
         lines = "\n".join(p.render() for p in report.errors)
         raise ConfigError(f"{path}: invalid settings ({len(report.errors)} error(s)):\n{lines}")
-    return _typed(str(path), report.effective)
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    return _typed(str(path), report.effective, raw)

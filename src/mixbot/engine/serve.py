@@ -36,8 +36,15 @@ examples:
   mixbot serve config/trading/0001.json config/trading/0003.json
   mixbot serve --settings config/mixbot.json config/trading/ config/trading/live/
   mixbot serve --fresh config/trading/           new sessions (erases the bots' stored rows)
+  mixbot serve --idle --port 5000                the web GUI at http://127.0.0.1:5000, bots
+                                                 started from there
 
 settings (--settings FILE, default config/mixbot.json when present; `mixbot validate` checks it):
+  {"web": {"host": "127.0.0.1", "port": 5000, "secret_key": "${MIXBOT_WEB_SECRET}",
+           "users": [{"name": "admin", "password_hash": "${MIXBOT_WEB_ADMIN_HASH}",
+                      "role": "operator"}]}}
+  The web GUI and REST API run while the file has a web section (or --host/--port is
+  given) and keep serve running when the bots finish; see README "Web GUI".
   {"supervisor": {"restart_backoff_s": 1, "restart_backoff_max_s": 60, "max_failures": 5,
                   "failure_window_minutes": 10, "hang_after_s": 60, "stop_timeout_s": 10},
    "telegram": {"enabled": true, "bot_token": "${TELEGRAM_BOT_TOKEN}",
@@ -81,6 +88,37 @@ def _check_distinct(refs: list[Any]) -> None:
         logs[log] = r.file
 
 
+def start_web(args: argparse.Namespace, settings: Any, svc: Any, sup: Any) -> Any:
+    """The web GUI's server (None when off: no ``web`` section, ``web.enabled`` false or
+    ``--no-web``; ``--host`` / ``--port`` turn it on).
+
+    Raises:
+        ConfigError: a public address without a secret key or user; the port is taken.
+    """
+    from dataclasses import replace
+
+    web = settings.web
+    wanted = (web.present and web.enabled) or args.host is not None or args.port is not None
+    if args.no_web or not wanted:
+        return None
+    web = replace(web, host=args.host or web.host, port=args.port or web.port)
+    from mixbot.web.app import create_app
+    from mixbot.web.fleet import Fleet
+    from mixbot.web.server import WebServer, check_bind
+
+    check_bind(web.host, web)
+    stale = max(30.0, settings.supervisor.hang_after_s / 2)
+    fleet = Fleet(svc, list(args.configs), sup, stale_after_s=stale)
+    app = create_app(fleet, web)
+    server = WebServer(app, web.host, web.port).start()
+    users = app.extensions["mixbot.users"]
+    note = "" if len(users) else " (no user can log in yet: see `mixbot web passwd`)"
+    if app.config.get("MIXBOT_EPHEMERAL_KEY"):
+        note += " (web.secret_key unset: logins end when this process stops)"
+    print(f"mixbot serve: web GUI at {server.url}{note}", file=sys.stderr, flush=True)
+    return server
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from mixbot.config.settings import load_settings
     from mixbot.service.bots import BotService
@@ -100,15 +138,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"{' with settings ' + settings.file if settings.file else ''}; Ctrl+C stops them all",
         file=sys.stderr,
     )
-    sup = Supervisor(refs, settings.supervisor, svc, fresh=args.fresh, on_change=say)
+    sup = Supervisor(
+        refs, settings.supervisor, svc, fresh=args.fresh, on_change=say, idle=args.idle
+    )
+    web = start_web(args, settings, svc, sup)
     from mixbot.notify.host import start_commands, start_notifications
 
     notifier = start_notifications(refs, settings, svc)
     poller = start_commands(refs, settings, svc)
     try:
-        code = sup.run(until_done=not args.forever)
+        code = sup.run(until_done=not (args.forever or args.idle or web is not None))
     finally:
-        for worker in (poller, notifier):
+        for worker in (poller, notifier, web):
             if worker is not None:
                 worker.stop()
         svc.close()
@@ -148,4 +189,12 @@ def add_parsers(sub: Any) -> None:
         action="store_true",
         help="keep supervising when every bot has finished (wait for `mixbot start` commands)",
     )
+    p.add_argument(
+        "--idle",
+        action="store_true",
+        help="start no bot until asked (web GUI, `mixbot start`, Telegram); implies --forever",
+    )
+    p.add_argument("--host", help="web GUI address (default web.host, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="web GUI port (default web.port, 5000)")
+    p.add_argument("--no-web", action="store_true", help="do not serve the web GUI")
     p.set_defaults(func=cmd_serve)

@@ -79,12 +79,14 @@ def store_mode(cfg: Any) -> str:
 class ValidationResult:
     """The outcome of validating a config text: ``ok``, the problems rendered as
     ``file:line:col: error: $.path: message (hint)``, and the effective config (defaults
-    filled) when it parsed."""
+    filled) when it parsed. ``details``: the same problems as dicts (path, message, line,
+    column, hint, severity) for an editor that marks them at their line."""
 
     file: str
     ok: bool
     problems: list[str] = field(default_factory=list)
     effective: dict[str, Any] | None = None
+    details: list[dict[str, Any]] = field(default_factory=list)
 
 
 def validate_text(text: str, file: str = "<config>") -> ValidationResult:
@@ -93,7 +95,11 @@ def validate_text(text: str, file: str = "<config>") -> ValidationResult:
 
     report = validate_file(file, text=text)
     return ValidationResult(
-        file, report.ok, [p.render() for p in report.problems], report.effective
+        file,
+        report.ok,
+        [p.render() for p in report.problems],
+        report.effective,
+        [p.to_dict() for p in report.problems],
     )
 
 

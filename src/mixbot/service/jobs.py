@@ -216,6 +216,14 @@ class BacktestJobs:
             files=files,
         )
 
+    def meta(self, job_id: str) -> dict[str, Any]:
+        """What the job was started with (``job.json``: config_file, date_from, date_to...).
+
+        Raises:
+            ConfigError: no such job.
+        """
+        return _read_json(self._folder(job_id) / "job.json") or {}
+
     def jobs(self) -> list[BacktestJob]:
         """Every job under the root, newest first."""
         if not self.root.is_dir():

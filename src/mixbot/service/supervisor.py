@@ -29,6 +29,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ class Supervisor:
         extra_env: added to each child's environment.
         clock: monotonic clock (seconds).
         on_change: called with (child, text) on every state change (the CLI prints it).
+        idle: start no bot until it is asked to (``mixbot start``, the web GUI, Telegram).
     """
 
     def __init__(
@@ -89,8 +91,12 @@ class Supervisor:
         extra_env: dict[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[Child, str], None] | None = None,
+        idle: bool = False,
     ) -> None:
-        self.children = [Child(r, fresh=fresh) for r in refs]
+        first = "stopped" if idle else "pending"
+        self.children = [Child(r, state=first, fresh=fresh) for r in refs]
+        self._adopted: list[Child] = []
+        self._adopt_lock = threading.Lock()
         self.settings = settings
         self.service = service
         self.python = python
@@ -232,10 +238,31 @@ class Supervisor:
                 c.next_start = 0.0
                 self.on_change(c, "start requested")
 
+    # ------------------------------------------------------------------ other threads
+    def adopt(self, ref: Any) -> None:
+        """Supervise one more bot (a config created while serving: the web GUI's editor). It
+        starts stopped, like a finished bot: a ``start`` command starts it. Thread-safe; the
+        bot joins at the next :meth:`step`. A bot already supervised is ignored."""
+        with self._adopt_lock:
+            known = {(c.ref.bot_id, c.ref.mode) for c in self.children + self._adopted}
+            if (ref.bot_id, ref.mode) not in known:
+                self._adopted.append(Child(ref, state="stopped"))
+
+    def snapshot(self) -> list[Child]:
+        """The supervised bots now (a copy of the list; read their fields, do not change
+        them). Thread-safe."""
+        with self._adopt_lock:
+            return list(self.children) + list(self._adopted)
+
     # ------------------------------------------------------------------ loop
     def step(self) -> None:
         """One round: reap exits, start what is due, look for hangs and start commands."""
         now = self.clock()
+        with self._adopt_lock:
+            for c in self._adopted:
+                self.children.append(c)
+                self.on_change(c, "config added: stopped until started")
+            self._adopted.clear()
         for c in self.children:
             if c.proc is not None:
                 code = c.proc.poll()
