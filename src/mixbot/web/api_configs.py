@@ -13,8 +13,14 @@ from mixbot.errors import ConfigError, MixbotError
 from mixbot.web import schemas as s
 from mixbot.web.api import audit, bot, bp, fleet, operator, svc, who
 
-#: the examples a new bot can start from
-EXAMPLES_FOLDER = Path("config/trading")
+
+def examples_folder() -> Path:
+    """The example configs a new bot can start from: ``config/trading`` of the working
+    folder, else the checkout's."""
+    from mixbot.paths import REPO_ROOT
+
+    here = Path("config/trading")
+    return here if here.is_dir() else REPO_ROOT / "config" / "trading"
 
 
 @bp.get("/bots/<bot_id>/config")
@@ -79,7 +85,7 @@ def config_put(bot_id: str, body: dict[str, Any]) -> Any:
 @bp.doc(summary="Example configs a new bot can start from", responses=[401])
 def examples() -> Any:
     out = []
-    for p in sorted(EXAMPLES_FOLDER.glob("*.json")):
+    for p in sorted(examples_folder().glob("*.json")):
         try:
             desc = json.loads(p.read_text(encoding="utf-8")).get("description", "")
         except (OSError, ValueError):
@@ -97,7 +103,7 @@ def examples() -> Any:
 )
 @operator
 def create_bot(body: dict[str, Any]) -> Any:
-    src = EXAMPLES_FOLDER / Path(body["example"]).name
+    src = examples_folder() / Path(body["example"]).name
     if src.suffix != ".json" or not src.is_file():
         abort(404, f"no example {body['example']!r} (GET /api/v1/examples lists them)")
     if fleet().get(body["bot_id"]) is not None:

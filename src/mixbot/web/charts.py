@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 #: at most this many bars are sent (the latest ones)
-MAX_BARS = 1500
+MAX_BARS = 5000
 STOP_ROLES = ("stop_loss", "stop", "trailing_stop")
 TARGET_ROLES = ("take_profit", "target")
 

@@ -37,7 +37,11 @@ def buy_and_hold(cfg: Any, equity: Any, date_from: str | None, date_to: str | No
     import pandas as pd
 
     close = pd.Series(series.close, index=pd.DatetimeIndex(series.end))
-    close = close.reindex(equity.index, method="ffill").bfill()
+    when = pd.DatetimeIndex(equity.index)
+    if when.tz is not None:  # the report's times carry the market's offset; bars: naive UTC
+        when = when.tz_convert("UTC").tz_localize(None)
+    close = close.reindex(when.astype(close.index.dtype), method="ffill").bfill()
+    close.index = equity.index
     return cfg.broker.initial_balance * close / float(close.iloc[0])
 
 

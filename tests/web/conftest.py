@@ -1,0 +1,26 @@
+"""Fixtures of the web tests: a module-wide app over two replay bots (see :mod:`rig`)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from rig import Rig, build  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def rig(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    """The app over r1 (a finished replay with trades) and r2 (never run), cwd its folder."""
+    folder = tmp_path_factory.mktemp("web")
+    old = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield build(folder, data_dir)
+    finally:
+        os.chdir(old)
