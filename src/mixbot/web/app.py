@@ -12,9 +12,10 @@ request came over HTTPS.
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 
-from flask import Flask, Request, redirect, request, url_for
+from flask import Flask, Request, g, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user
 
@@ -146,8 +147,15 @@ def _security(app: Flask, web: Any) -> None:
             return  # no cookie was used: nothing to forge
         csrf.protect()
 
+    @app.before_request
+    def _clock() -> None:
+        g.mixbot_t0 = time.perf_counter()
+
     @app.after_request
     def _headers(resp: Any) -> Any:
+        t0 = g.get("mixbot_t0")
+        if t0 is not None:  # the server's own time (benchmarks/web_api_load.py reads it)
+            resp.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - t0) * 1000:.2f}"
         resp.headers.setdefault("Content-Security-Policy", CSP)
         resp.headers["X-Frame-Options"] = "DENY"
         resp.headers["X-Content-Type-Options"] = "nosniff"
