@@ -114,3 +114,49 @@ def test_web_passwd_prints_a_werkzeug_hash() -> None:
         timeout=60,
     )
     assert r.returncode == 2 and "8 characters" in r.stderr
+
+
+def test_sigterm_right_after_the_web_gui_is_up_stops_cleanly(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """A SIGTERM as soon as `mixbot serve` says the GUI listens ends it cleanly (exit 0),
+    not by Python's default signal action."""
+    import os
+    import signal
+
+    from rig import make_config
+
+    make_config(data_dir, tmp_path / "bots", "s1", "2019-01-02")
+    p = _write(tmp_path, {"port": 5000})
+    env = {**os.environ, "MIXBOT_DATABASE_URL": f"sqlite:///{tmp_path / 's.sqlite'}"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mixbot",
+            "serve",
+            "--idle",
+            "--settings",
+            str(p),
+            "--port",
+            "0",
+            "bots/",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # blocks until the line comes (or the process ends)
+            if "web GUI at http://127.0.0.1:" in line:
+                break
+        else:
+            pytest.fail("mixbot serve ended before serving the GUI")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

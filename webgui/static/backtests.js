@@ -3,7 +3,7 @@
 "use strict";
 (() => {
   const { api, esc, money, flash } = mixbot;
-  const fmt = v => (v === null || v === undefined ? "" : typeof v === "number" ? v.toFixed(2) : esc(v));
+  const fmt = v => (v === null || v === undefined ? "" : typeof v !== "number" ? esc(v) : Number.isInteger(v) ? String(v) : v.toFixed(2));
   async function jobs() {
     const js = await api("/backtests");
     document.querySelector("#bt-jobs tbody").innerHTML = js.map(j =>
@@ -28,7 +28,8 @@
       { type: "scatter", name: "drawdown %", x: e.map(p => p.time), y: e.map(p => -p.drawdown_pct),
         yaxis: "y2", fill: "tozeroy", line: { color: "#c62828", width: 1 } }],
       { margin: { l: 60, r: 50, t: 10, b: 30 }, legend: { orientation: "h" },
-        yaxis2: { overlaying: "y", side: "right" } }, { displaylogo: false, responsive: true });
+        yaxis: { domain: [0.34, 1], title: "INR" },
+        yaxis2: { domain: [0, 0.26], title: "drawdown %" } }, { displaylogo: false, responsive: true });
     document.querySelector("#bt-trades tbody").innerHTML = r.trades.map(t =>
       `<tr><td>${esc(t.entry_time)}</td><td>${esc(t.exit_time)}</td><td>${esc(t.side)}</td>
        <td>${esc(t.qty)}</td><td class="num">${money(t.pnl_net)}</td><td>${esc(t.exit_reason)}</td></tr>`).join("");

@@ -39,7 +39,8 @@
       { type: "scatter", name: "equity (INR)", x: e.map(p => p.time), y: e.map(p => p.value) },
       { type: "scatter", name: "drawdown %", x: e.map(p => p.time), y: e.map(p => -p.drawdown_pct),
         yaxis: "y2", fill: "tozeroy", line: { color: "#c62828", width: 1 } }],
-      layout({ yaxis2: { overlaying: "y", side: "right", title: "drawdown %" } }),
+      layout({ yaxis: { domain: [0.34, 1], title: "INR" },
+               yaxis2: { domain: [0, 0.26], title: "drawdown %" } }),
       { displaylogo: false, responsive: true });
   }
   function fill(sel, rows, cols) {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import signal
 import sys
 from typing import Any
 
@@ -141,6 +142,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sup = Supervisor(
         refs, settings.supervisor, svc, fresh=args.fresh, on_change=say, idle=args.idle
     )
+    # a SIGTERM / Ctrl+C from now on stops cleanly (run() installs its own handlers later)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: sup.request_stop())
     web = start_web(args, settings, svc, sup)
     from mixbot.notify.host import start_commands, start_notifications
 
