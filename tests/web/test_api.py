@@ -227,3 +227,12 @@ def test_openapi_documents_every_api_route(rig: Rig) -> None:
         if rule.rule.startswith("/api/v1/") and rule.rule != "/api/v1/openapi.json":
             path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
             assert path in documented, path
+
+
+def test_start_is_audited_with_the_user(rig: Rig) -> None:
+    """start (taken by the supervisor, which writes no audit row) is audited by the API."""
+    r = rig.client.post("/api/v1/bots/r1/start", headers=rig.token("admin"))
+    assert r.status_code == 200 and r.json["command"] == "start"
+    audit = rig.client.get("/api/v1/bots/r1/audit", headers=rig.token("watcher")).json
+    mine = [a for a in audit if a["kind"] == "start_requested"]
+    assert mine and "admin" in mine[-1]["message"] and mine[-1]["data"]["by"] == "admin"

@@ -274,8 +274,12 @@ def _command(bot_id: str, command: str, args: dict[str, Any] | None = None) -> A
 
 def _command_view(command: str, summary: str) -> None:
     def view(bot_id: str) -> Any:
-        if command == "start" and fleet().row(bot(bot_id)).get("running"):
-            abort(409, f"bot {bot_id} is already running")
+        if command == "start":
+            ref = bot(bot_id)
+            if fleet().row(ref).get("running"):
+                abort(409, f"bot {bot_id} is already running")
+            # the supervisor takes start commands without an audit row of its own
+            audit(ref, "start_requested", f"start requested by web user {who()}")
         return _command(bot_id, command)
 
     view.__name__ = f"cmd_{command}"
