@@ -236,3 +236,14 @@ def test_start_is_audited_with_the_user(rig: Rig) -> None:
     audit = rig.client.get("/api/v1/bots/r1/audit", headers=rig.token("watcher")).json
     mine = [a for a in audit if a["kind"] == "start_requested"]
     assert mine and "admin" in mine[-1]["message"] and mine[-1]["data"]["by"] == "admin"
+
+
+def test_an_unusable_store_is_a_json_503(data_dir: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A store file that is not a database: the API answers 503 JSON naming the file, not a
+    traceback."""
+    monkeypatch.chdir(tmp_path)
+    rig = build(tmp_path, data_dir, run_first=False)
+    (tmp_path / "store.sqlite").write_bytes(b"this is not an SQLite database" * 100)
+    r = rig.client.get("/api/v1/bots/r2/equity", headers=rig.token("admin"))
+    assert r.status_code == 503, r.get_data(as_text=True)
+    assert r.json["code"] == "store_unavailable" and "store.sqlite" in r.json["message"]

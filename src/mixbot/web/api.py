@@ -44,6 +44,7 @@ CODES = {
     422: "invalid_input",
     429: "too_many_requests",
     500: "internal_error",
+    503: "store_unavailable",
 }
 #: every endpoint but the token takes either credential (set on the spec in :func:`spec`)
 SECURITY: list[dict[str, list[str]]] = [{"BearerAuth": []}, {"SessionCookie": []}]
@@ -66,6 +67,21 @@ def error_body(error: Any) -> tuple[dict[str, Any], int, Any]:
         error.status_code,
         error.headers,
     )
+
+
+def mixbot_error(exc: Exception) -> tuple[dict[str, Any], int]:
+    """A :class:`~mixbot.errors.MixbotError` escaping a view, as JSON: an unusable config or
+    data file 422, an unusable store 503, anything else 500; the message says what and where
+    (mixbot's messages carry no secret)."""
+    from mixbot.errors import ConfigError, DataFileError, StoreError
+
+    status = 500
+    if isinstance(exc, ConfigError | DataFileError):
+        status = 422
+    elif isinstance(exc, StoreError):
+        status = 503
+    body = {"code": CODES.get(status, "error"), "message": str(exc), "detail": {}}
+    return body, status
 
 
 def fleet() -> Any:

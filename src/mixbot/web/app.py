@@ -19,6 +19,7 @@ from flask import Flask, Request, g, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user
 
+from mixbot.errors import MixbotError
 from mixbot.paths import REPO_ROOT
 from mixbot.web.users import Tokens, Users, WebLogin
 
@@ -176,6 +177,7 @@ def _register(app: Any) -> None:
     app.config["VALIDATION_ERROR_SCHEMA"] = api.ERROR_SCHEMA
     app.config["VALIDATION_ERROR_STATUS_CODE"] = 422
     app.error_processor(api.error_body)
+    app.register_error_handler(MixbotError, api.mixbot_error)
     app.spec_processor(api.spec)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
