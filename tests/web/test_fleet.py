@@ -51,3 +51,23 @@ def test_display_status() -> None:
     assert display_status(_st("halted", False), SimpleNamespace(state="halted"), 30) == "halted"
     assert display_status(_st("paused", True), child, 30) == "paused"
     assert display_status(_st("never run", False, None), None, 30) == "never run"
+
+
+def test_rows_are_cached_for_row_ttl_s(data_dir: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A row is read from the store at most once per row_ttl_s (the test's clock)."""
+    monkeypatch.chdir(tmp_path)
+    make_config(data_dir, tmp_path / "bots", "c1", "2019-01-02")
+    now = [100.0]
+    svc = BotService(database_url=f"sqlite:///{tmp_path / 's.sqlite'}")
+    fleet = Fleet(svc, [str(tmp_path / "bots")], row_ttl_s=1.0, clock=lambda: now[0])
+    reads = []
+    real = svc.status
+    monkeypatch.setattr(svc, "status", lambda ref: reads.append(ref.bot_id) or real(ref))
+    fleet.rows()
+    fleet.rows()
+    assert reads == ["c1"]
+    now[0] += 1.0
+    fleet.rows()
+    assert reads == ["c1", "c1"]
+    fleet.row(fleet.get("c1"), fresh=True)
+    assert len(reads) == 3

@@ -38,7 +38,9 @@
       setTimeout(refresh, 1500);
     } catch (e) { flash(`${b.dataset.cmd} ${b.dataset.bot}: ${e.message}`, true); }
   });
-  const soon = debounce(refresh, 300);
+  // rows are cached by the server for 1 s: read now, and once more when that has passed
+  const again = debounce(refresh, 1200);
+  const soon = debounce(() => { refresh(); again(); }, 300);
   live("", soon, s => { document.getElementById("live-state").textContent = s; });
   refresh();
   setInterval(refresh, 10000); // heartbeats and bar times move without bus events

@@ -107,7 +107,7 @@ def from_store(cfg: Any, store: Any, holder_pid: int | None = None) -> BotStatus
     risk = (ck or {}).get("state", {}).get("risk", {})
     today = risk.get("today", {})
     trades = store.trades()
-    outside = store.events("outside_position")[-1:]
+    outside = store.events("outside_position", last=1)
     return BotStatus(
         bot_id=cfg.bot_id,
         mode=store.mode,
@@ -151,7 +151,7 @@ def from_store(cfg: Any, store: Any, holder_pid: int | None = None) -> BotStatus
         realized_pnl_total=round(sum(t["pnl_net"] for t in trades), 2),
         recent_events=[
             {"kind": e["kind"], "message": e["message"], "at": to_market_time(e["created_at"], tz)}
-            for e in store.events()[-5:]
+            for e in store.events(last=5)
         ],
         outside=outside[0]["message"]
         if outside and (outside[0]["data"] or {}).get("action") != "resolved"

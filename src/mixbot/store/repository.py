@@ -340,13 +340,18 @@ class Store(OrderBook, Ledger):
         """Commit :meth:`event_write` now."""
         self.commit([self.event_write(kind, message, data, bar_time, events)])
 
-    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
-        """The bot's events, oldest first (optionally of one kind)."""
+    def events(self, kind: str | None = None, last: int | None = None) -> list[dict[str, Any]]:
+        """The bot's events, oldest first (optionally of one kind; ``last``: only the newest
+        ``last`` of them, still oldest first)."""
 
         def go() -> list[dict[str, Any]]:
             q = select(m.events).where(m.events.c.bot_pk == self.pk)
             if kind:
                 q = q.where(m.events.c.kind == kind)
+            if last is not None:
+                q = q.order_by(m.events.c.id.desc()).limit(last)
+                with self.engine.connect() as c:
+                    return [dict(r) for r in c.execute(q).mappings()][::-1]
             with self.engine.connect() as c:
                 return [dict(r) for r in c.execute(q.order_by(m.events.c.id)).mappings()]
 

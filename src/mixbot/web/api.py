@@ -177,7 +177,7 @@ def bots() -> Any:
 @bp.doc(summary="A bot's status", responses=[401, 404])
 def bot_status(bot_id: str) -> Any:
     ref = bot(bot_id)
-    return {"row": fleet().row(ref), "status": svc().status(ref).to_dict()}
+    return {"row": fleet().row(ref, fresh=True), "status": svc().status(ref).to_dict()}
 
 
 @bp.get("/bots/<bot_id>/positions")
@@ -292,7 +292,7 @@ def _command_view(command: str, summary: str) -> None:
     def view(bot_id: str) -> Any:
         if command == "start":
             ref = bot(bot_id)
-            if fleet().row(ref).get("running"):
+            if fleet().row(ref, fresh=True).get("running"):
                 abort(409, f"bot {bot_id} is already running")
             # the supervisor takes start commands without an audit row of its own
             audit(ref, "start_requested", f"start requested by web user {who()}")

@@ -75,7 +75,7 @@ def config_put(bot_id: str, body: dict[str, Any]) -> Any:
         "ok": True,
         "file": ref.file,
         "backup": str(backup) if backup else None,
-        "running": bool(fleet().row(ref).get("running")),
+        "running": bool(fleet().row(ref, fresh=True).get("running")),
         "problems": problems,
     }
 

@@ -10,6 +10,8 @@ started) and each bot's row shows the supervisor's view too: a process that keep
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,13 +42,19 @@ class Fleet:
         supervisor: the :class:`~mixbot.service.supervisor.Supervisor` of ``mixbot serve``
             (None: the app only reads stores and queues commands).
         stale_after_s: heartbeat age (seconds) after which a running bot is "not responding".
+        row_ttl_s: a bot's dashboard row is read from its store at most once per this many
+            seconds (many browsers and API clients share one read; 0 = every call).
+        clock: ``time.monotonic``-like clock of that cache (tests pass their own).
     """
 
     service: Any
     paths: list[str] = field(default_factory=list)
     supervisor: Any | None = None
     stale_after_s: float = DEFAULT_STALE_AFTER_S
+    row_ttl_s: float = 1.0
+    clock: Callable[[], float] = time.monotonic
     _entries: dict[str, Entry] = field(default_factory=dict)
+    _rows: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def folder(self) -> Path:
@@ -106,8 +114,19 @@ class Fleet:
                 return c
         return None
 
-    def row(self, ref: Any) -> dict[str, Any]:
-        """The dashboard row of one bot (see :func:`dashboard_row`)."""
+    def row(self, ref: Any, fresh: bool = False) -> dict[str, Any]:
+        """The dashboard row of one bot (see :func:`dashboard_row`), at most ``row_ttl_s``
+        old unless ``fresh``."""
+        key = (ref.file, ref.bot_id, ref.mode)
+        now = self.clock()
+        hit = self._rows.get(key)
+        if not fresh and hit is not None and now - hit[0] < self.row_ttl_s:
+            return dict(hit[1])
+        row = self._read_row(ref)
+        self._rows[key] = (now, row)
+        return dict(row)
+
+    def _read_row(self, ref: Any) -> dict[str, Any]:
         try:
             st = self.service.status(ref)
         except MixbotError as exc:
