@@ -24,13 +24,13 @@ def test_new_config_is_adopted_stopped(data_dir: Path, tmp_path: Path, monkeypat
     fleet = Fleet(svc, [str(folder)], sup)
     assert [r.bot_id for r in fleet.refs()] == ["a1"]
     sup.step()
-    assert [(c.ref.bot_id, c.state, c.proc) for c in sup.children] == [("a1", "stopped", None)]
+    assert [(c.ref.bot_id, c.state, c.proc) for c in sup.children] == [("a1", "idle", None)]
     make_config(data_dir, folder, "a2", "2019-01-02")
     assert [r.bot_id for r in fleet.refs()] == ["a1", "a2"]
     sup.step()
     assert [(c.ref.bot_id, c.state, c.proc) for c in sup.children] == [
-        ("a1", "stopped", None),
-        ("a2", "stopped", None),
+        ("a1", "idle", None),
+        ("a2", "idle", None),
     ]
     (folder / "bad.json").write_text('{"bot_id": 3}')
     rows = {r["bot_id"]: r for r in fleet.rows()}

@@ -55,7 +55,7 @@ class Child:
 
     ref: Any  # mixbot.service.bots.BotRef
     proc: subprocess.Popen[bytes] | None = None
-    state: str = "pending"  # pending|running|backoff|waiting_lock|finished|stopped|halted|invalid
+    state: str = "pending"  # pending|idle|running|backoff|waiting_lock|finished|stopped|halted|invalid
     failures: collections.deque[float] = field(default_factory=collections.deque)
     next_start: float = 0.0
     backoff: float = 0.0
@@ -93,7 +93,7 @@ class Supervisor:
         on_change: Callable[[Child, str], None] | None = None,
         idle: bool = False,
     ) -> None:
-        first = "stopped" if idle else "pending"
+        first = "idle" if idle else "pending"
         self.children = [Child(r, state=first, fresh=fresh) for r in refs]
         self._adopted: list[Child] = []
         self._adopt_lock = threading.Lock()
@@ -224,7 +224,7 @@ class Supervisor:
         from mixbot.store.control import ControlChannel
 
         for c in self.children:
-            if c.state not in ("finished", "stopped", "halted", "invalid"):
+            if c.state not in ("idle", "finished", "stopped", "halted", "invalid"):
                 continue
             try:
                 engine = self.service.engine(c.ref.url, create=True)
@@ -241,12 +241,12 @@ class Supervisor:
     # ------------------------------------------------------------------ other threads
     def adopt(self, ref: Any) -> None:
         """Supervise one more bot (a config created while serving: the web GUI's editor). It
-        starts stopped, like a finished bot: a ``start`` command starts it. Thread-safe; the
+        starts idle, like a finished bot: a ``start`` command starts it. Thread-safe; the
         bot joins at the next :meth:`step`. A bot already supervised is ignored."""
         with self._adopt_lock:
             known = {(c.ref.bot_id, c.ref.mode) for c in self.children + self._adopted}
             if (ref.bot_id, ref.mode) not in known:
-                self._adopted.append(Child(ref, state="stopped"))
+                self._adopted.append(Child(ref, state="idle"))
 
     def snapshot(self) -> list[Child]:
         """The supervised bots now (a copy of the list; read their fields, do not change
@@ -261,7 +261,7 @@ class Supervisor:
         with self._adopt_lock:
             for c in self._adopted:
                 self.children.append(c)
-                self.on_change(c, "config added: stopped until started")
+                self.on_change(c, "config added: idle until started")
             self._adopted.clear()
         for c in self.children:
             if c.proc is not None:
