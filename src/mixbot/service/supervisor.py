@@ -55,7 +55,9 @@ class Child:
 
     ref: Any  # mixbot.service.bots.BotRef
     proc: subprocess.Popen[bytes] | None = None
-    state: str = "pending"  # pending|idle|running|backoff|waiting_lock|finished|stopped|halted|invalid
+    state: str = (
+        "pending"  # pending|idle|running|backoff|waiting_lock|finished|stopped|halted|invalid
+    )
     failures: collections.deque[float] = field(default_factory=collections.deque)
     next_start: float = 0.0
     backoff: float = 0.0
