@@ -41,11 +41,6 @@ examples:
                                                  started from there
 
 settings (--settings FILE, default config/mixbot.json when present; `mixbot validate` checks it):
-  {"web": {"host": "127.0.0.1", "port": 5000, "secret_key": "${MIXBOT_WEB_SECRET}",
-           "users": [{"name": "admin", "password_hash": "${MIXBOT_WEB_ADMIN_HASH}",
-                      "role": "operator"}]}}
-  The web GUI and REST API run while the file has a web section (or --host/--port is
-  given) and keep serve running when the bots finish; see README "Web GUI".
   {"supervisor": {"restart_backoff_s": 1, "restart_backoff_max_s": 60, "max_failures": 5,
                   "failure_window_minutes": 10, "hang_after_s": 60, "stop_timeout_s": 10},
    "telegram": {"enabled": true, "bot_token": "${TELEGRAM_BOT_TOKEN}",
@@ -57,6 +52,12 @@ settings (--settings FILE, default config/mixbot.json when present; `mixbot vali
   Alerts: each bot's notifications section says which events it sends (notify_on); they
   are queued in its store and delivered from this process (MIXBOT_TELEGRAM_API: another
   Bot API server). See README "Notifications".
+  {"web": {"host": "127.0.0.1", "port": 5000, "secret_key": "${MIXBOT_WEB_SECRET}",
+           "users": [{"name": "admin", "password_hash": "${MIXBOT_WEB_ADMIN_HASH}",
+                      "role": "operator"}]}}
+  The web GUI and REST API run while the file has a web section (or --host/--port is
+  given) and keep serve running when the bots finish; see README "Web GUI and REST API"
+  (`mixbot web passwd` prints a password hash).
 """
 
 

@@ -43,7 +43,11 @@ def add_parsers(sub: Any) -> None:
     pw = wsub.add_parser(
         "passwd",
         help="print a password hash for web.users[].password_hash",
-        description=__doc__,
+        description=(
+            "Prompt for a password (twice) and print its werkzeug hash (scrypt) for "
+            "web.users[].password_hash. The settings file holds only a ${VAR} reference: "
+            "export the hash in that variable or put it in a git-ignored .env file."
+        ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
