@@ -247,3 +247,41 @@ def test_an_unusable_store_is_a_json_503(data_dir: Path, tmp_path: Path, monkeyp
     r = rig.client.get("/api/v1/bots/r2/equity", headers=rig.token("admin"))
     assert r.status_code == 503, r.get_data(as_text=True)
     assert r.json["code"] == "store_unavailable" and "store.sqlite" in r.json["message"]
+
+
+def test_session_plus_a_bogus_bearer_header_still_needs_csrf(rig: Rig) -> None:
+    """A cookie-authenticated POST cannot skip the CSRF check by adding any Bearer header."""
+    c, _ = _session_login(rig, "admin")
+    r = c.post("/api/v1/bots/r2/pause", headers={"Authorization": "Bearer bogus"})  # type: ignore[attr-defined]
+    assert r.status_code == 400
+
+
+def test_viewer_cannot_validate_and_log_tail_stays_in_the_folder(rig: Rig) -> None:
+    """Validation (it reads the server's files) is an operator's; a log file outside the
+    folder mixbot serve runs in is not served."""
+    r = rig.client.post(
+        "/api/v1/bots/r1/config/validate", headers=rig.token("watcher"), json={"text": "{}"}
+    )
+    assert r.status_code == 403
+    headers = rig.token("admin")
+    path = rig.configs / "r2.json"
+    old = path.read_text()
+    doc = json.loads(old)
+    doc["logging"] = {"log_file": "/etc/passwd"}
+    r = rig.client.put("/api/v1/bots/r2/config", headers=headers, json={"text": json.dumps(doc)})
+    try:
+        assert r.status_code == 200
+        r = rig.client.get("/api/v1/bots/r2/log", headers=rig.token("watcher"))
+        assert r.status_code == 403 and "root:" not in r.get_data(as_text=True)
+    finally:
+        path.write_text(old)
+
+
+def test_openapi_document_needs_a_login_off_loopback(rig: Rig) -> None:
+    assert rig.client.get("/api/v1/openapi.json").status_code == 200  # loopback: tools read it
+    rig.app.config["MIXBOT_PUBLIC"] = True
+    try:
+        assert rig.client.get("/api/v1/openapi.json").status_code == 401
+        assert rig.client.get("/api/v1/openapi.json", headers=rig.token()).status_code == 200
+    finally:
+        rig.app.config["MIXBOT_PUBLIC"] = False

@@ -71,3 +71,27 @@ def test_rows_are_cached_for_row_ttl_s(data_dir: Path, tmp_path: Path, monkeypat
     assert reads == ["c1", "c1"]
     fleet.row(fleet.get("c1"), fresh=True)
     assert len(reads) == 3
+
+
+def test_a_config_fixed_later_is_adopted_and_a_missing_one_hides_nothing(
+    data_dir: Path, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "bots"
+    good = make_config(data_dir, folder, "f1", "2019-01-02")
+    svc = BotService(database_url=f"sqlite:///{tmp_path / 's.sqlite'}")
+    sup = Supervisor(svc.bots([folder]), SupervisorSettings(), svc, idle=True)
+    fleet = Fleet(svc, [str(folder)], sup)
+    half = folder / "f2.json"
+    half.write_text('{"bot_id": "f2", ')  # half-written
+    assert [r.bot_id for r in fleet.refs()] == ["f1"]
+    make_config(data_dir, folder, "f2", "2019-01-02")
+    import os
+
+    os.utime(half, (1e9, 1e9))  # a new mtime, whatever the file system's resolution
+    assert [r.bot_id for r in fleet.refs()] == ["f1", "f2"]
+    sup.step()
+    assert [c.ref.bot_id for c in sup.children] == ["f1", "f2"]
+    named = Fleet(svc, [str(good), str(tmp_path / "gone.json")])
+    assert [r.bot_id for r in named.refs()] == ["f1"]  # the missing file hides nothing
+    assert named.folder() == folder  # a new bot goes beside the named files

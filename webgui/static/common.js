@@ -33,7 +33,8 @@ const mixbot = (() => {
   function live(query, onEvent, onState) {
     const src = new EventSource("/api/v1/stream" + (query || ""));
     src.onopen = () => onState && onState("live");
-    src.onerror = () => onState && onState("reconnecting…");
+    src.onerror = () => onState && onState(src.readyState === EventSource.CLOSED
+      ? "disconnected (logged out?): reload the page" : "reconnecting…");
     const types = ["trade_entry", "trade_exit", "order_rejected", "order_partially_filled",
       "halted", "error", "feed_state", "status", "bot_started", "bot_stopped",
       "outside_position", "daily_summary", "token_expiring"];

@@ -31,6 +31,10 @@
     drawGutter();
   }
   const check = debounce(async () => {
+    if (!mixbot.canAct()) { // validation is an operator's call (it reads the server's files)
+      document.getElementById("validity").textContent = "read-only (viewer)";
+      return;
+    }
     try { show(await api(base + "/config/validate", { method: "POST", body: { text: ta.value } })); }
     catch (e) { flash("cannot validate: " + e.message, true); }
   }, 250);

@@ -258,5 +258,9 @@ class BacktestJobs:
                     pass
             child = self._children.get(job_id)
             if child is not None:
-                child.wait(timeout=30)
+                try:
+                    child.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    child.kill()  # it ignored SIGTERM for 30 s
+                    child.wait()
         return self.get(job_id)

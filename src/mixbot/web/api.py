@@ -250,11 +250,13 @@ def audit_trail(bot_id: str) -> Any:
 
 @bp.get("/bots/<bot_id>/log")
 @bp.output(s.LogOut)
-@bp.doc(summary="Last 200 lines of the bot's log", responses=[401, 404])
+@bp.doc(summary="Last 200 lines of the bot's log", responses=[401, 403, 404])
 def log_tail(bot_id: str) -> Any:
     from pathlib import Path
 
     path = Path(bot(bot_id).cfg.logging.log_file)
+    if not path.resolve().is_relative_to(Path.cwd().resolve()):
+        abort(403, f"logging.log_file {path} is outside the folder mixbot serve runs in")
     try:
         with path.open("rb") as fh:
             fh.seek(0, 2)

@@ -4,6 +4,7 @@ backtest jobs (create / progress / result / cancel). Routes on :data:`mixbot.web
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,10 @@ from apiflask import abort
 from mixbot.errors import ConfigError, MixbotError
 from mixbot.web import schemas as s
 from mixbot.web.api import audit, bot, bp, fleet, operator, svc, who
+
+#: one create-a-bot and one start-a-backtest at a time (each checks, then acts)
+_CREATE_LOCK = threading.Lock()
+_BACKTEST_LOCK = threading.Lock()
 
 
 def examples_folder() -> Path:
@@ -41,8 +46,9 @@ def _problems(text: str, file: str) -> tuple[bool, list[dict[str, Any]]]:
 @bp.output(s.ValidateOut)
 @bp.doc(
     summary="Validate a config text as `mixbot validate` does (nothing saved)",
-    responses=[401, 404],
+    responses=[401, 403, 404],
 )
+@operator
 def config_validate(bot_id: str, body: dict[str, Any]) -> Any:
     ok, problems = _problems(body["text"], bot(bot_id).file)
     return {"ok": ok, "problems": problems}
@@ -103,6 +109,11 @@ def examples() -> Any:
 )
 @operator
 def create_bot(body: dict[str, Any]) -> Any:
+    with _CREATE_LOCK:
+        return _create_bot(body)
+
+
+def _create_bot(body: dict[str, Any]) -> Any:
     src = examples_folder() / Path(body["example"]).name
     if src.suffix != ".json" or not src.is_file():
         abort(404, f"no example {body['example']!r} (GET /api/v1/examples lists them)")
@@ -147,6 +158,11 @@ def backtests() -> Any:
 )
 @operator
 def backtest_create(body: dict[str, Any]) -> Any:
+    with _BACKTEST_LOCK:
+        return _backtest_create(body)
+
+
+def _backtest_create(body: dict[str, Any]) -> Any:
     ref = bot(body["bot_id"])
     running = [j for j in svc().backtest_jobs() if j.state == "running"]
     if running:

@@ -15,10 +15,11 @@ import secrets
 import time
 from typing import Any
 
-from flask import Flask, Request, g, redirect, request, url_for
+from flask import Flask, Request, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user
 
+from mixbot.config.settings import is_loopback
 from mixbot.errors import MixbotError
 from mixbot.paths import REPO_ROOT
 from mixbot.web.users import Tokens, Users, WebLogin
@@ -100,6 +101,7 @@ def create_app(
         JSON_SORT_KEYS=False,
     )
     app.session_interface = _SessionInterface()
+    app.config["MIXBOT_PUBLIC"] = not is_loopback(web.host)  # WebServer sets the bound one
     app.extensions["mixbot.fleet"] = fleet
     app.extensions["mixbot.users"] = Users(web.users, env)
     app.extensions["mixbot.tokens"] = Tokens(key, web.token_expires_s)
@@ -139,13 +141,24 @@ def _security(app: Flask, web: Any) -> None:
         return redirect(url_for("pages.login", next=request.full_path))
 
     @app.before_request
+    def _spec_login() -> None:
+        """The OpenAPI document is open on loopback (tools), else it needs a login."""
+        if request.endpoint == "openapi.spec" and app.config.get("MIXBOT_PUBLIC", True):
+            if not current_user.is_authenticated:
+                from apiflask import abort
+
+                abort(401, "log in first: the API description needs a login off loopback")
+
+    @app.before_request
     def _csrf_check() -> None:
         if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
             return
         if request.endpoint in CSRF_EXEMPT:
             return
-        if bearer_token(request) is not None:
-            return  # no cookie was used: nothing to forge
+        token = bearer_token(request)
+        if token is not None and "_user_id" not in session:
+            if app.extensions["mixbot.tokens"].name_of(token) is not None:
+                return  # authenticated by the token alone: no cookie to forge with
         csrf.protect()
 
     @app.before_request

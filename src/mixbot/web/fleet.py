@@ -64,13 +64,21 @@ class Fleet:
         for p in self.paths:
             if Path(p).is_dir():
                 return Path(p)
+        for p in self.paths:  # named files: beside the first one
+            return Path(p).parent
         return DEFAULT_FOLDER
 
     def entries(self) -> list[Entry]:
         """Every config file, in name order (re-parsed only when its mtime changed)."""
         from mixbot.service import configs
 
-        files = [str(p) for p in configs.expand(self.paths)]
+        files: list[str] = []
+        for path in self.paths or [""]:
+            try:  # one missing file or folder must not hide the others
+                files += [str(p) for p in configs.expand([path] if path else [])]
+            except ConfigError:
+                continue
+        files = list(dict.fromkeys(files))
         with self._lock:
             out = []
             for f in files:
@@ -80,7 +88,7 @@ class Fleet:
                     continue
                 e = self._entries.get(f)
                 if e is None or e.mtime != mtime:
-                    e = self._load(f, mtime, known=e is not None)
+                    e = self._load(f, mtime, known=e is not None and e.ref is not None)
                     self._entries[f] = e
                 out.append(e)
             return out

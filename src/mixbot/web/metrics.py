@@ -120,7 +120,7 @@ class FleetCollector:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    if current_app.config.get("MIXBOT_PUBLIC") and not current_user.is_authenticated:
+    if current_app.config.get("MIXBOT_PUBLIC", True) and not current_user.is_authenticated:
         from apiflask import abort
 
         abort(401, "log in first: /metrics needs a login on a non-loopback address")

@@ -81,7 +81,11 @@ class Users:
     def check(self, name: str, password: str) -> WebLogin | None:
         """The user when ``password`` matches its hash, else None (same cost either way)."""
         stored = self._hash.get(name)
-        ok = check_password_hash(stored or _DUMMY_HASH, password)
+        try:
+            ok = check_password_hash(stored or _DUMMY_HASH, password)
+        except ValueError:  # not a werkzeug hash (e.g. an unknown method): no login
+            check_password_hash(_DUMMY_HASH, password)  # the same cost as a wrong password
+            ok = False
         return self.get(name) if ok and stored else None
 
 
