@@ -18,7 +18,7 @@
       low: b.low, close: b.close }];
     for (const kind of ["entry", "exit"]) {
       const m = c.markers.filter(x => x.kind === kind);
-      traces.push({ type: "scatter", mode: "markers", name: kind + "s", x: m.map(x => x.time),
+      traces.push({ type: "scatter", mode: "markers", name: kind === "entry" ? "entries" : "exits", x: m.map(x => x.time),
         y: m.map(x => x.price), text: m.map(x => x.text), hoverinfo: "text",
         marker: { size: 11, symbol: kind === "entry" ? "triangle-up" : "triangle-down",
                   color: kind === "entry" ? "#1565c0" : "#ef6c00" } });
