@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,16 +10,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from rig import Rig, build  # noqa: E402
+from rig import Rig, module_rig  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def rig(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     """The app over r1 (a finished replay with trades) and r2 (never run), cwd its folder."""
-    folder = tmp_path_factory.mktemp("web")
-    old = os.getcwd()
-    os.chdir(folder)
-    try:
-        yield build(folder, data_dir)
-    finally:
-        os.chdir(old)
+    yield from module_rig(tmp_path_factory, data_dir, "web")

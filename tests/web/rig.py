@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,3 +88,17 @@ def build(folder: Path, data_dir: Path, run_first: bool = True, **web: Any) -> R
     web_settings, env = settings(**web)
     app = create_app(Fleet(svc, [str(configs)]), web_settings, env=env, testing=True)
     return Rig(app, app.test_client(), folder, configs)
+
+
+def module_rig(
+    factory: Any, data_dir: Path, name: str, run_first: bool = True, **web: Any
+) -> Iterator[Rig]:
+    """A :func:`build` rig in a new folder of pytest's ``tmp_path_factory``, with the working
+    directory there while it is in use (module fixtures ``yield from`` it)."""
+    folder = factory.mktemp(name)
+    old = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield build(folder, data_dir, run_first=run_first, **web)
+    finally:
+        os.chdir(old)

@@ -3,7 +3,6 @@ drawdown, trades, and buy-and-hold of the same instrument (checked against the r
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -11,15 +10,12 @@ from rig import Rig
 
 
 def _wait_done(rig: Rig, headers: dict[str, str], job_id: str) -> dict[str, object]:
-    """Poll the job until it leaves ``running`` (bounded: a backtest of 3 days takes seconds;
-    the bound only stops a hung job from hanging the suite)."""
-    deadline = time.monotonic() + 300
-    while True:
-        job = rig.client.get(f"/api/v1/backtests/{job_id}", headers=headers).json
-        assert 0.0 <= job["pct"] <= 100.0
-        if job["state"] != "running" or time.monotonic() > deadline:
-            return job
-        time.sleep(0.2)
+    """The job once its process ended (the app's service started it: wait for that child;
+    the bound only stops a hung job from hanging the suite), as the API reports it."""
+    job = rig.client.get(f"/api/v1/backtests/{job_id}", headers=headers).json
+    assert 0.0 <= job["pct"] <= 100.0
+    rig.app.extensions["mixbot.fleet"].service.jobs.wait(job_id, timeout=600)
+    return rig.client.get(f"/api/v1/backtests/{job_id}", headers=headers).json  # type: ignore[no-any-return]
 
 
 def test_backtest_job_result_against_buy_and_hold(rig: Rig, data_dir: Path) -> None:

@@ -7,7 +7,6 @@ bounded, derandomized number of examples per operation (the same cases each run)
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from rig import Rig, build
+from rig import Rig, module_rig
 
 CHECKS = [
     schemathesis.checks.not_a_server_error,
@@ -28,13 +27,7 @@ CHECKS = [
 @pytest.fixture(scope="module")
 def fuzz_rig(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     """The rig (r1 ran, r2 never) with a login limit the fuzzing cannot reach; cwd its folder."""
-    folder = tmp_path_factory.mktemp("fuzz")
-    old = os.getcwd()
-    os.chdir(folder)
-    try:
-        yield build(folder, data_dir, login_rate_limit="100000 per minute")
-    finally:
-        os.chdir(old)
+    yield from module_rig(tmp_path_factory, data_dir, "fuzz", login_rate_limit="100000 per minute")
 
 
 def test_api_conforms_to_its_openapi_document(fuzz_rig: Rig) -> None:

@@ -216,6 +216,20 @@ class BacktestJobs:
             files=files,
         )
 
+    def wait(self, job_id: str, timeout: float | None = None) -> BacktestJob:
+        """Wait until a job started by this process ends (at most ``timeout`` seconds), then
+        its state; a job of another process is returned as it is now.
+
+        Raises:
+            ConfigError: no such job.
+            subprocess.TimeoutExpired: still running after ``timeout``.
+        """
+        self._folder(job_id)
+        child = self._children.get(job_id)
+        if child is not None:
+            child.wait(timeout=timeout)
+        return self.get(job_id)
+
     def meta(self, job_id: str) -> dict[str, Any]:
         """What the job was started with (``job.json``: config_file, date_from, date_to...).
 
