@@ -285,3 +285,25 @@ def test_openapi_document_needs_a_login_off_loopback(rig: Rig) -> None:
         assert rig.client.get("/api/v1/openapi.json", headers=rig.token()).status_code == 200
     finally:
         rig.app.config["MIXBOT_PUBLIC"] = False
+
+
+def test_trades_csv_download_is_the_cli_csv(rig: Rig, tmp_path: Path) -> None:
+    """The bot page's CSV download has the bytes `mixbot trades --csv` writes for the bot."""
+    import subprocess
+    import sys
+
+    c, _ = _session_login(rig, "watcher")
+    r = c.get("/bots/r1/trades.csv")  # type: ignore[attr-defined]
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    out = tmp_path / "cli.csv"
+    env = {"MIXBOT_DATABASE_URL": f"sqlite:///{rig.folder / 'store.sqlite'}", "PATH": "/usr/bin"}
+    subprocess.run(
+        [sys.executable, "-m", "mixbot", "trades", str(rig.configs / "r1.json"), "--csv", str(out)],
+        cwd=rig.folder,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert r.get_data() == out.read_bytes()
+    assert len(out.read_text().splitlines()) > 1

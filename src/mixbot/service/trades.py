@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 TRADE_COLUMNS = (
@@ -84,14 +84,20 @@ def rows_from_records(
     ]
 
 
+def write_trades(rows: Iterable[dict[str, Any]], fh: IO[str]) -> None:
+    """Write trade rows as CSV (:data:`TRADE_COLUMNS`; money to 2 decimals) to the text
+    stream ``fh`` (opened with ``newline=""``): the one trades-CSV format of mixbot."""
+    w = csv.DictWriter(fh, fieldnames=list(TRADE_COLUMNS), extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow({**r, **{k: f"{float(r[k]):.2f}" for k in _MONEY}})
+
+
 def write_trades_csv(rows: Iterable[dict[str, Any]], path: Path) -> Path:
-    """Write trade rows (:data:`TRADE_COLUMNS`; money to 2 decimals) to ``path``; returns it."""
+    """Write trade rows (:func:`write_trades`) to the file ``path``; returns it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(TRADE_COLUMNS), extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow({**r, **{k: f"{float(r[k]):.2f}" for k in _MONEY}})
+        write_trades(rows, fh)
     return path
 
 
