@@ -65,6 +65,18 @@ def _mixbot(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str
     )  # fmt: skip
 
 
+def _let_the_market_trade(sim: Any, rounds: int = 3) -> None:
+    """The panic's MARKET exits fill on the market's next ticks. The simulator's market
+    stands still while no client subscribes (``hold_without_client``), and the bot may
+    disconnect (halted) before those ticks come. So a market-data client watches for a few
+    seconds (``mixbot feed-test``, a real websocket subscriber) until no order is open."""
+    for _ in range(rounds):
+        final = ("complete", "cancelled", "rejected")
+        if all(o["status"] in final for o in sim.exchange.orders()):
+            return
+        _mixbot("feed-test", "NSE_FO|35005", "--seconds", "5", timeout=120)
+
+
 class MidSlice:
     """Wraps the simulated exchange's ``place``: the first order of the bot that is cut into
     3+ slices gets exactly 2 fills (``fill_limit``), then the market holds it (the kill)."""
@@ -172,6 +184,7 @@ def session(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         assert code == 0, said
         manual_buy(sim, MANUAL)
         out = _run_session(tmp_path, sim, cfg, url)
+        _let_the_market_trade(sim)
         out["trades"], out["orders"] = sim.exchange.trades(), sim.exchange.orders()
         out["positions"] = sim.exchange.positions()
     finally:
