@@ -1,0 +1,463 @@
+"""Trade simulation of a classifier's probabilities with the paper broker's assumptions.
+
+The tuner scores every trial with :func:`objective_score` of :func:`simulate` on the
+validation fold; the out-of-sample report (:mod:`mixbot.ml.report`) simulates the test
+folds and the no-skill baseline the same way. Long only (shorts: not supported by the
+engine yet).
+
+Rules (bar ``i`` = the signal bar, ``a = atr[i]``; prices INR):
+
+* Entry: at the CLOSE of bar ``i``, when flat, ``proba[i, BUY] >= threshold``, ``atr[i]`` is
+  finite and > 0, ``i`` is not the last bar of the data and (intraday) not the last bar of
+  its day -> a market BUY filled at ``open[i+1]`` (the fill bar ``j = i + 1``).
+* Size: ``floor(equity * position_size / fill_price)`` whole shares (``equity`` = cash: the
+  position is flat), less one share at a time while ``qty * fill + buy charges`` exceeds the
+  cash (the broker's cash check); no trade when that leaves 0 shares.
+* Protective orders: stop ``fill - sl_mult * a`` (rounded DOWN to the tick) and target
+  ``fill + tp_mult * a`` (rounded UP), as :meth:`mixbot.orders.manager.OrderManager.
+  protect_entry` rounds, checked intrabar on every bar from the fill bar ``j`` on; when both
+  are touched in one bar the STOP fills (the stop-loss is placed first and Backtrader
+  processes pending orders in order). Like the labels (:func:`mixbot.ml.labels.
+  triple_barrier`, bars ``i+1 .. i+horizon``) they are live from the fill bar; the engine
+  places them when it is notified of the fill, which can make them live one bar later.
+* Exits at the next open: the SELL class ``>= threshold`` at a close (reason ``signal``);
+  ``horizon`` bars after the signal bar, i.e. at the close of bar ``i + horizon``
+  (``horizon``). Intraday: at the close of the last bar of each day the position is squared
+  off at that close (``square_off``). At the last bar of the data an open position is
+  closed at its close (``end_of_data``) so every trade is counted.
+* Fill prices (Backtrader ``BackBroker`` + :class:`mixbot.brokers.paper.PaperBroker`, slip
+  ``s = slippage_bps / 10,000``): market buy ``min(open * (1 + s), high)`` rounded UP to the
+  tick (DOWN when that passes the high); market sell (and the square-off at the close)
+  ``max(price * (1 - s), low)`` rounded DOWN (UP when below the low); sell stop: the slipped
+  open when the bar opens at or below the stop, else ``max(stop * (1 - s), low)``; sell
+  limit (target): ``max(open * (1 - s), target)`` when the bar opens at or above it, else the
+  target itself (no slippage). With no slippage prices are used as they are (no rounding).
+* Charges: :class:`mixbot.brokers.charges.IndianEquityCharges` per order (buy and sell).
+* Equity (INR) is marked at every bar's close: cash + shares * close.
+* Sharpe (:func:`sharpe_of_equity`): annualised, the formula and tolerance of
+  :mod:`mixbot.backtest.metrics` (the same function): daily returns of the last equity of
+  each day (the first day from the initial capital) * sqrt(252) when ``day`` is given, else
+  per-bar returns * sqrt(``periods_per_year``) (daily bars). Agrees with
+  :func:`mixbot.backtest.metrics.compute_metrics` on the same equity when ``day`` holds the
+  market's (IST) calendar days (:func:`day_index`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from mixbot.backtest.metrics import TradeRecord, _sharpe_sortino
+from mixbot.brokers.charges import PRODUCTS, IndianEquityCharges
+from mixbot.market.registry import NSE
+from mixbot.ml.labels import BUY, SELL
+from mixbot.orders.ticks import round_to_tick
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Score of a trial that cannot be scored by its Sharpe ratio (fewer than ``min_trades``
+#: trades, or an undefined Sharpe: fewer than 2 daily returns or zero variance). An
+#: annualised Sharpe of -10 is far below any strategy worth keeping, so such a trial ranks
+#: below every trial with a usable record except one that loses steadily every day (which is
+#: worse than not trading). A constant, so the tuner's ranking of those trials is a tie.
+TOO_FEW_TRADES_SCORE = -10.0
+#: Default minimum number of closed trades for a Sharpe to be used as the score.
+MIN_TRADES = 5
+#: Exit reasons a simulated trade can have.
+EXIT_REASONS = ("stop_loss", "take_profit", "signal", "horizon", "square_off", "end_of_data")
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Parameters of one simulation.
+
+    Attributes:
+        threshold: probability (0-1) a class must reach to act (BUY enters, SELL exits).
+        sl_mult, tp_mult: stop and target distances in ATRs of the signal bar (> 0).
+        horizon: bars after the signal bar at whose close the position is closed (>= 1).
+        capital: initial cash, INR (> 0).
+        position_size: fraction (0-1] of equity put in each position.
+        charges: the charge schedule (INR per order).
+        product: ``"intraday"`` or ``"delivery"``, passed to ``charges.compute``.
+        slippage_bps: adverse slippage on market and stop fills, basis points of price (>= 0).
+        allow_short: True is not supported yet (the engine is long-only).
+        tick_size: price tick, INR (NSE 0.05); 0 disables tick rounding.
+        periods_per_year: bars per year, annualises per-bar returns when ``day`` is None.
+    """
+
+    threshold: float = 0.9
+    sl_mult: float = 2.0
+    tp_mult: float = 3.0
+    horizon: int = 20
+    capital: float = 100_000.0
+    position_size: float = 1.0
+    charges: IndianEquityCharges = field(default_factory=IndianEquityCharges)
+    product: str = "intraday"
+    slippage_bps: float = 0.0
+    allow_short: bool = False
+    tick_size: float = 0.05
+    periods_per_year: float = float(NSE.trading_days_per_year)
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("threshold", 0.0 <= self.threshold <= 1.0, "a probability in [0, 1]"),
+            ("sl_mult", self.sl_mult > 0, "> 0"),
+            ("tp_mult", self.tp_mult > 0, "> 0"),
+            ("horizon", int(self.horizon) == self.horizon and self.horizon >= 1, "an int >= 1"),
+            ("capital", self.capital > 0, "> 0 INR"),
+            ("position_size", 0.0 < self.position_size <= 1.0, "a fraction in (0, 1]"),
+            ("slippage_bps", 0.0 <= self.slippage_bps < 10_000, "in [0, 10000) bps"),
+            ("tick_size", self.tick_size >= 0, ">= 0 INR"),
+            ("periods_per_year", self.periods_per_year > 0, "> 0"),
+        ]
+        for name, ok, what in checks:
+            if not ok or not math.isfinite(float(getattr(self, name))):
+                raise ValueError(f"SimConfig.{name} must be {what}, got {getattr(self, name)!r}")
+        if self.product not in PRODUCTS:
+            raise ValueError(f"SimConfig.product must be one of {PRODUCTS}, got {self.product!r}")
+
+
+@dataclass
+class SimResult:
+    """The outcome of :func:`simulate`.
+
+    Attributes:
+        trades: one dict per closed trade, in time order: ``signal_i``, ``entry_i`` (fill
+            bar), ``exit_i`` (bar of the exit fill), ``entry_price``, ``exit_price`` (INR per
+            share), ``stop``, ``target`` (INR), ``qty`` (shares), ``pnl_gross``,
+            ``entry_charges``, ``exit_charges``, ``charges``, ``pnl_net`` (INR), ``reason``
+            (one of :data:`EXIT_REASONS`), ``bars_held`` (``exit_i - entry_i``).
+        equity: (n,) float64, INR marked at each bar's close.
+        in_market: (n,) bool, True where a position is held at the bar's close.
+        daily_returns: simple returns (fractions) the Sharpe is computed on.
+        sharpe: annualised Sharpe ratio, or None when undefined.
+        n_skipped: BUY signals not taken because not even one share was affordable.
+    """
+
+    trades: list[dict[str, Any]]
+    equity: FloatArray
+    in_market: npt.NDArray[np.bool_]
+    daily_returns: FloatArray
+    sharpe: float | None
+    n_skipped: int = 0
+
+    @property
+    def n_trades(self) -> int:
+        """Closed trades."""
+        return len(self.trades)
+
+    @property
+    def net_return_pct(self) -> float:
+        """Net return after charges over the whole run, percent (0-100 scale)."""
+        return float((self.equity[-1] / self.equity[0] - 1.0) * 100.0) if len(self.equity) else 0.0
+
+    @property
+    def charges_paid(self) -> float:
+        """All charges paid, INR."""
+        return float(sum(t["charges"] for t in self.trades))
+
+
+@lru_cache(maxsize=65536)
+def _charge(charges: IndianEquityCharges, side: str, qty: int, price: float, product: str) -> float:
+    """INR total of one order (cached: the no-skill baseline repeats fills)."""
+    return charges.compute(side, qty, price, product).total
+
+
+class _Fills:
+    """Fill prices of the paper broker on the simulated bars (see the module docstring)."""
+
+    def __init__(self, o: FloatArray, h: FloatArray, lo: FloatArray, cfg: SimConfig) -> None:
+        self.o, self.h, self.lo = o, h, lo
+        self.s = cfg.slippage_bps / 10_000.0
+        self.tick = cfg.tick_size
+
+    def _tick(self, p: float, way: str, bound: float, below: bool) -> float:
+        if not self.s or not self.tick:
+            return p
+        r = round_to_tick(p, self.tick, "up" if way == "up" else "down")
+        if (r > bound) if below else (r < bound):
+            r = round_to_tick(bound, self.tick, "down" if below else "up")
+        return r
+
+    def buy(self, k: int) -> float:
+        """Market buy at the open of bar ``k``."""
+        p = min(self.o[k] * (1.0 + self.s), self.h[k]) if self.s else self.o[k]
+        return self._tick(float(p), "up", float(self.h[k]), below=True)
+
+    def sell(self, k: int, price: float) -> float:
+        """Market sell at ``price`` (the open or the close) of bar ``k``."""
+        p = max(price * (1.0 - self.s), self.lo[k]) if self.s else price
+        return self._tick(float(p), "down", float(self.lo[k]), below=False)
+
+    def stop(self, k: int, stop: float) -> float:
+        """Sell stop at ``stop`` touched in bar ``k``."""
+        if self.o[k] <= stop:
+            return self.sell(k, float(self.o[k]))
+        return self.sell(k, stop)
+
+    def target(self, k: int, target: float) -> float:
+        """Sell limit at ``target`` touched in bar ``k``."""
+        if self.o[k] >= target:
+            p = max(self.o[k] * (1.0 - self.s), target)
+            return self._tick(float(p), "down", target, below=False)
+        return target
+
+
+def _as_float(name: str, x: Any, n: int | None) -> FloatArray:
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim != 1 or (n is not None and a.shape[0] != n):
+        raise ValueError(f"{name} must be a 1-D array of {n} values, got shape {a.shape}")
+    return a
+
+
+def _day_ends(day: Any, n: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]] | None:
+    """(last bar of its day (n,) bool, index of the last bar of each bar's day (n,))."""
+    if day is None:
+        return None
+    d = np.asarray(day)
+    if d.shape != (n,):
+        raise ValueError(f"day must have shape ({n},), got {d.shape}")
+    last = np.ones(n, dtype=bool)
+    last[:-1] = d[1:] != d[:-1]
+    ends = np.flatnonzero(last)
+    return last, ends[np.searchsorted(ends, np.arange(n))]
+
+
+def _exit(
+    c: dict[str, Any], i: int, stop: float, target: float, cfg: SimConfig
+) -> tuple[int, float, str]:
+    """(exit bar, exit price INR, reason) of the trade signalled at bar ``i`` (see module)."""
+    n, j = c["n"], i + 1
+    day_end = c["day_end"][j] if c["day_end"] is not None else n - 1
+    end = min(i + cfg.horizon, day_end, n - 1)
+    closes_at_end = end == day_end or end == n - 1  # the last bar's close ends the trade
+    touched = (c["low"][j : end + 1] <= stop) | (c["high"][j : end + 1] >= target)
+    sig = c["sell"][j : end + 1]
+    if closes_at_end:
+        sig = sig[:-1]
+    hit = np.flatnonzero(touched)
+    signal = np.flatnonzero(sig)
+    fills: _Fills = c["fills"]
+    if hit.size and (not signal.size or hit[0] <= signal[0]):
+        k = j + int(hit[0])
+        if c["low"][k] <= stop:
+            return k, fills.stop(k, stop), "stop_loss"
+        return k, fills.target(k, target), "take_profit"
+    if signal.size:
+        k = j + int(signal[0]) + 1
+        return k, fills.sell(k, float(c["open"][k])), "signal"
+    if end == day_end and c["day_end"] is not None:
+        return end, fills.sell(end, float(c["close"][end])), "square_off"
+    if end == n - 1:
+        return end, fills.sell(end, float(c["close"][end])), "end_of_data"
+    return end + 1, fills.sell(end + 1, float(c["open"][end + 1])), "horizon"
+
+
+def _levels(fill: float, a: float, cfg: SimConfig) -> tuple[float, float]:
+    stop, target = fill - cfg.sl_mult * a, fill + cfg.tp_mult * a
+    if cfg.tick_size:
+        stop = round_to_tick(stop, cfg.tick_size, "down")
+        target = round_to_tick(target, cfg.tick_size, "up")
+    return stop, target
+
+
+def _size(cash: float, fill: float, cfg: SimConfig) -> tuple[int, float]:
+    """(shares, buy charges INR) affordable from ``cash`` at ``fill``; (0, 0) when none."""
+    qty = int(math.floor(cash * cfg.position_size / fill + 1e-9))
+    while qty > 0:
+        ce = _charge(cfg.charges, "buy", qty, fill, cfg.product)
+        if qty * fill + ce <= cash:
+            return qty, ce
+        qty -= 1
+    return 0, 0.0
+
+
+def _context(
+    open_: Any, high: Any, low: Any, close: Any, atr: Any, proba: Any, day: Any, cfg: SimConfig
+) -> dict[str, Any]:
+    c_ = _as_float("close", close, None)
+    n = c_.shape[0]
+    o, h, lo, a = (
+        _as_float(k, v, n) for k, v in (("open", open_), ("high", high), ("low", low), ("atr", atr))
+    )
+    p = np.asarray(proba, dtype=np.float64)
+    if p.shape != (n, 3):
+        raise ValueError(f"proba must have shape ({n}, 3), got {p.shape}")
+    ends = _day_ends(day, n)
+    with np.errstate(invalid="ignore"):
+        buy = p[:, BUY] >= cfg.threshold
+        sell = p[:, SELL] >= cfg.threshold
+        ok = buy & np.isfinite(a) & (a > 0)
+    ok[-1:] = False
+    if ends is not None:
+        ok &= ~ends[0]
+    return {
+        "n": n, "open": o, "high": h, "low": lo, "close": c_, "atr": a, "sell": sell,
+        "candidates": np.flatnonzero(ok), "day_end": None if ends is None else ends[1],
+        "fills": _Fills(o, h, lo, cfg),
+    }  # fmt: skip
+
+
+def simulate(
+    open_: Any,
+    high: Any,
+    low: Any,
+    close: Any,
+    atr: Any,
+    proba: Any,
+    day: Any,
+    cfg: SimConfig,
+) -> SimResult:
+    """Simulate the long trades ``proba`` asks for, with the rules of the module docstring.
+
+    Args:
+        open_, high, low, close: bar prices, INR, shape (n,), oldest first.
+        atr: ATR of each bar, INR, shape (n,) (NaN: no entry on that bar).
+        proba: (n, 3) class probabilities (columns SELL, HOLD, BUY of :mod:`mixbot.ml.labels`);
+            a NaN row is "no prediction" (no entry, no exit signal).
+        day: (n,) day ordinal of each bar (intraday: squared off at each day's last bar, use
+            :func:`day_index`), or None for daily or slower bars (no square-off).
+        cfg: the :class:`SimConfig`.
+
+    Returns:
+        :class:`SimResult` (equity INR, trades, annualised Sharpe or None).
+
+    Raises:
+        ValueError: arrays of mismatched shapes, or n == 0.
+        NotImplementedError: ``cfg.allow_short`` (shorts are not simulated yet).
+    """
+    if cfg.allow_short:
+        raise NotImplementedError("allow_short: shorts are not simulated (the engine is long-only)")
+    c = _context(open_, high, low, close, atr, proba, day, cfg)
+    n, cand = c["n"], c["candidates"]
+    if n == 0:
+        raise ValueError("simulate needs at least one bar")
+    equity = np.empty(n, dtype=np.float64)
+    in_market = np.zeros(n, dtype=bool)
+    trades: list[dict[str, Any]] = []
+    cash, prev, skipped, pos = float(cfg.capital), 0, 0, 0
+    while pos < cand.size:
+        i = int(cand[pos])
+        j = i + 1
+        fill = c["fills"].buy(j)
+        qty, ce = _size(cash, fill, cfg)
+        if qty == 0:
+            skipped, pos = skipped + 1, pos + 1
+            continue
+        stop, target = _levels(fill, float(c["atr"][i]), cfg)
+        x, px, reason = _exit(c, i, stop, target, cfg)
+        cx = _charge(cfg.charges, "sell", qty, px, cfg.product)
+        after_entry = cash - qty * fill - ce
+        equity[prev:j] = cash
+        equity[j:x] = after_entry + qty * c["close"][j:x]
+        in_market[j:x] = True
+        gross = (px - fill) * qty
+        cash = after_entry + qty * px - cx
+        trades.append(
+            {
+                "signal_i": i,
+                "entry_i": j,
+                "exit_i": x,
+                "entry_price": fill,
+                "exit_price": px,
+                "stop": stop,
+                "target": target,
+                "qty": qty,
+                "pnl_gross": gross,
+                "entry_charges": ce,
+                "exit_charges": cx,
+                "charges": ce + cx,
+                "pnl_net": gross - ce - cx,
+                "reason": reason,
+                "bars_held": x - j,
+            }
+        )
+        prev = x
+        pos = int(np.searchsorted(cand, x))
+    equity[prev:] = cash
+    returns, sharpe = sharpe_of_equity(equity, day, cfg.periods_per_year)
+    return SimResult(trades, equity, in_market, returns, sharpe, skipped)
+
+
+def period_returns(equity: Any, day: Any) -> FloatArray:
+    """Simple returns (fractions) the Sharpe uses: per bar when ``day`` is None, else of the
+    last equity of each day (the first day measured from ``equity[0]``), as
+    :func:`mixbot.backtest.metrics.period_returns`."""
+    eq = np.asarray(equity, dtype=np.float64)
+    if day is None:
+        return eq[1:] / eq[:-1] - 1.0
+    ends = _day_ends(day, eq.shape[0])
+    assert ends is not None
+    daily = eq[ends[0]]
+    prev = np.concatenate(([eq[0]], daily[:-1]))
+    return daily / prev - 1.0
+
+
+def sharpe_of_equity(
+    equity: Any, day: Any, periods_per_year: float = float(NSE.trading_days_per_year)
+) -> tuple[FloatArray, float | None]:
+    """(returns, annualised Sharpe or None) of an equity curve (INR, (n,)).
+
+    The ratio is :mod:`mixbot.backtest.metrics`'s (``mean / std(ddof=1) * sqrt(N)``, None for
+    fewer than 2 returns or zero variance), with ``N`` = 252 (NSE trading days) when ``day``
+    is given (daily returns), else ``periods_per_year`` (per-bar returns).
+    """
+    r = period_returns(equity, day)
+    n = float(NSE.trading_days_per_year) if day is not None else float(periods_per_year)
+    sharpe, _ = _sharpe_sortino(pd.Series(r), n, 0.0)
+    return r, sharpe
+
+
+def objective_score(result: SimResult, min_trades: int = MIN_TRADES) -> tuple[float, str]:
+    """The tuner's score of a simulation (to maximise) and why.
+
+    Returns:
+        ``(sharpe, "sharpe 1.23 over 17 trades")`` when there are at least ``min_trades``
+        trades and the Sharpe is defined; otherwise ``(TOO_FEW_TRADES_SCORE, reason)``, e.g.
+        ``(-10.0, "3 trades < 5: too few for a Sharpe")`` or ``(-10.0, "8 trades but the
+        Sharpe is undefined (fewer than 2 daily returns or zero variance)")``.
+    """
+    n = result.n_trades
+    if n < min_trades:
+        return TOO_FEW_TRADES_SCORE, f"{n} trades < {min_trades}: too few for a Sharpe"
+    if result.sharpe is None:
+        return TOO_FEW_TRADES_SCORE, (
+            f"{n} trades but the Sharpe is undefined (fewer than 2 daily returns or zero variance)"
+        )
+    return float(result.sharpe), f"sharpe {result.sharpe:.3f} over {n} trades"
+
+
+def day_index(bar_end: Any, tz: str = NSE.timezone) -> npt.NDArray[np.int64]:
+    """Calendar day ordinal in ``tz`` (default IST) of each bar END time (naive UTC
+    datetime64, (n,)): the ``day`` argument of :func:`simulate` for intraday bars."""
+    idx = pd.DatetimeIndex(bar_end).tz_localize("UTC").tz_convert(tz)
+    local = idx.tz_localize(None).to_numpy().astype("datetime64[D]")
+    return local.astype(np.int64)
+
+
+def to_trade_records(result: SimResult, bar_end: Any) -> list[TradeRecord]:
+    """The trades as :class:`mixbot.backtest.metrics.TradeRecord` (times: the END time of the
+    entry and exit fill bars, naive UTC; ``bar_end``: (n,) datetime64)."""
+    times = pd.DatetimeIndex(bar_end)
+    return [
+        TradeRecord(
+            entry_time=times[t["entry_i"]].to_pydatetime(),
+            exit_time=times[t["exit_i"]].to_pydatetime(),
+            side="long",
+            size=float(t["qty"]),
+            entry_price=float(t["entry_price"]),
+            exit_price=float(t["exit_price"]),
+            pnl_gross=float(t["pnl_gross"]),
+            charges=float(t["charges"]),
+            pnl_net=float(t["pnl_net"]),
+            exit_reason=str(t["reason"]),
+            bars_held=int(t["bars_held"]),
+        )
+        for t in result.trades
+    ]
