@@ -116,3 +116,186 @@ def test_causal_on_real_data(ohlc: dict[str, np.ndarray], k: int) -> None:
     full, part = run(len(c)), run(k)
     for f, p in zip(full, part, strict=True):
         np.testing.assert_array_equal(p, f[:k])
+
+
+# --- independent per-bar implementations of each documented rule, run on real data ---
+
+
+def ref_engulfing(o: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """TA-Lib's CDLENGULFING rule (colour: white when close >= open), sign only."""
+    out = np.zeros(len(c))
+    for i in range(2, len(c)):  # TA-Lib's lookback is 2
+        white, prev_white = c[i] >= o[i], c[i - 1] >= o[i - 1]
+        if white and not prev_white:
+            if (c[i] >= o[i - 1] and o[i] < c[i - 1]) or (c[i] > o[i - 1] and o[i] <= c[i - 1]):
+                out[i] = 1
+        elif not white and prev_white:
+            if (o[i] >= c[i - 1] and c[i] < o[i - 1]) or (o[i] > c[i - 1] and c[i] <= o[i - 1]):
+                out[i] = -1
+    return out
+
+
+def ref_fvg(h: np.ndarray, lo: np.ndarray) -> list[np.ndarray]:
+    n = len(h)
+    out = [np.full(n, np.nan) for _ in range(4)]
+    bull: tuple[float, float] = (np.nan, np.nan)
+    bear: tuple[float, float] = (np.nan, np.nan)
+    for j in range(n):
+        if j >= 2 and lo[j] > h[j - 2]:
+            bull = (h[j - 2], lo[j])
+        if j >= 2 and h[j] < lo[j - 2]:
+            bear = (h[j], lo[j - 2])
+        out[0][j], out[1][j], out[2][j], out[3][j] = *bull, *bear
+    return out
+
+
+def ref_order_blocks(
+    o: np.ndarray,
+    h: np.ndarray,
+    lo: np.ndarray,
+    c: np.ndarray,
+    a: np.ndarray,
+    strength: float,
+    search: int,
+) -> list[np.ndarray]:
+    n = len(c)
+    out = [np.full(n, np.nan) for _ in range(4)]
+    bull: tuple[float, float] = (np.nan, np.nan)
+    bear: tuple[float, float] = (np.nan, np.nan)
+    for j in range(n):
+        if np.isfinite(a[j]) and c[j] - o[j] >= strength * a[j]:
+            for b in range(j - 1, max(j - search, 0) - 1, -1):
+                if c[b] < o[b]:
+                    bull = (lo[b], h[b])
+                    break
+        if np.isfinite(a[j]) and o[j] - c[j] >= strength * a[j]:
+            for b in range(j - 1, max(j - search, 0) - 1, -1):
+                if c[b] > o[b]:
+                    bear = (lo[b], h[b])
+                    break
+        out[0][j], out[1][j], out[2][j], out[3][j] = *bull, *bear
+    return out
+
+
+def ref_sweep(h: np.ndarray, lo: np.ndarray, c: np.ndarray, lookback: int) -> np.ndarray:
+    out = np.zeros(len(c))
+    for i in range(lookback, len(c)):
+        top, bottom = h[i - lookback : i].max(), lo[i - lookback : i].min()
+        out[i] = float(lo[i] < bottom < c[i]) - float(h[i] > top > c[i])
+    return out
+
+
+def ref_swings(h: np.ndarray, lo: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    n = len(h)
+    sh, sl = np.full(n, np.nan), np.full(n, np.nan)
+    last_h = last_l = np.nan
+    for i in range(n):
+        j = i - k  # the candidate whose right-hand side has just closed
+        if j - k >= 0:
+            if h[j] > h[j - k : j].max() and h[j] >= h[j + 1 : i + 1].max():
+                last_h = h[j]
+            if lo[j] < lo[j - k : j].min() and lo[j] <= lo[j + 1 : i + 1].min():
+                last_l = lo[j]
+        sh[i], sl[i] = last_h, last_l
+    return sh, sl
+
+
+def ref_bos(c: np.ndarray, sh: np.ndarray, sl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ev, state = np.zeros(len(c)), np.zeros(len(c))
+    s = 0.0
+    for i in range(1, len(c)):
+        if np.isfinite(sh[i]) and c[i] > sh[i] and c[i - 1] <= sh[i]:
+            ev[i] = 1.0
+        elif np.isfinite(sl[i]) and c[i] < sl[i] and c[i - 1] >= sl[i]:
+            ev[i] = -1.0
+        s = ev[i] if ev[i] else s
+        state[i] = s
+    return ev, state
+
+
+N_REAL = 20_000  # bars of each real series compared against the loops (keeps the test fast)
+
+
+@pytest.fixture(scope="module")
+def real(ohlc: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    d = {k: v[:N_REAL] for k, v in ohlc.items()}
+    d["atr"] = atr(d["high"], d["low"], d["close"], 14)
+    return d
+
+
+def test_engulfing_matches_rule(real: dict[str, np.ndarray]) -> None:
+    got = pa.engulfing(real["open"], real["high"], real["low"], real["close"])
+    want = ref_engulfing(real["open"], real["close"])
+    np.testing.assert_array_equal(got, want)
+    assert (got == 1).sum() > 50 and (got == -1).sum() > 50
+
+
+def test_fvg_matches_rule(real: dict[str, np.ndarray]) -> None:
+    z = pa.fair_value_gaps(real["high"], real["low"])
+    want = ref_fvg(real["high"], real["low"])
+    for got, w in zip((z.bull_low, z.bull_high, z.bear_low, z.bear_high), want, strict=True):
+        np.testing.assert_array_equal(got, w)
+    assert len(np.unique(z.bull_low[~np.isnan(z.bull_low)])) > 50
+    assert (z.bull_high[2:] > z.bull_low[2:])[~np.isnan(z.bull_low[2:])].all()
+
+
+@pytest.mark.parametrize(("strength", "search"), [(1.0, 10), (0.5, 3), (2.0, 1)])
+def test_order_blocks_match_rule(real: dict[str, np.ndarray], strength: float, search: int) -> None:
+    r = real
+    z = pa.order_blocks(r["open"], r["high"], r["low"], r["close"], r["atr"], strength, search)
+    want = ref_order_blocks(r["open"], r["high"], r["low"], r["close"], r["atr"], strength, search)
+    for got, w in zip((z.bull_low, z.bull_high, z.bear_low, z.bear_high), want, strict=True):
+        np.testing.assert_array_equal(got, w)
+    assert len(np.unique(z.bull_low[~np.isnan(z.bull_low)])) > 3
+    assert len(np.unique(z.bear_low[~np.isnan(z.bear_low)])) > 3
+
+
+@pytest.mark.parametrize("lookback", [1, 20])
+def test_sweep_matches_rule(real: dict[str, np.ndarray], lookback: int) -> None:
+    got = pa.liquidity_sweep(real["high"], real["low"], real["close"], lookback)
+    np.testing.assert_array_equal(
+        got, ref_sweep(real["high"], real["low"], real["close"], lookback)
+    )
+    assert (got == 1).sum() > 20 and (got == -1).sum() > 20
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_swings_and_bos_match_rule(real: dict[str, np.ndarray], k: int) -> None:
+    sh, sl = pa.swing_levels(real["high"], real["low"], k)
+    want_h, want_l = ref_swings(real["high"], real["low"], k)
+    np.testing.assert_array_equal(sh, want_h)
+    np.testing.assert_array_equal(sl, want_l)
+    ev, state = pa.structure_break(real["high"], real["low"], real["close"], k)
+    want_ev, want_state = ref_bos(real["close"], want_h, want_l)
+    np.testing.assert_array_equal(ev, want_ev)
+    np.testing.assert_array_equal(state, want_state)
+    assert (ev == 1).sum() > 20 and (ev == -1).sum() > 20
+
+
+def test_argument_checks() -> None:
+    x = np.linspace(1, 2, 30)
+    with pytest.raises(ValueError, match="same length"):
+        pa.fair_value_gaps(x, x[:-1])
+    with pytest.raises(ValueError, match="lookback"):
+        pa.liquidity_sweep(x, x, x, lookback=0)
+    with pytest.raises(ValueError, match="k must"):
+        pa.swing_levels(x, x, k=0)
+    with pytest.raises(ValueError, match="strength"):
+        pa.order_blocks(x, x, x, x, x, strength=0.0)
+    with pytest.raises(ValueError, match="search"):
+        pa.order_blocks(x, x, x, x, x, search=0)
+    bad = x.copy()
+    bad[5] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        pa.engulfing(x, bad, x, x)
+
+
+def test_short_inputs() -> None:
+    for n in (0, 1, 2, 5):
+        x = np.ones(n)  # flat: no pattern at all, whatever the length
+        assert pa.engulfing(x, x, x, x).shape == (n,)
+        assert pa.liquidity_sweep(x, x, x, 20).shape == (n,)
+        assert np.isnan(pa.swing_levels(x, x, 3)[0]).all()
+        assert (pa.structure_break(x, x, x, 3)[1] == 0).all()
+        assert np.isnan(pa.fair_value_gaps(x, x).bull_low).all()
+        assert np.isnan(pa.order_blocks(x, x, x, x, x).bear_high).all()

@@ -140,7 +140,17 @@ def test_flat_bars_stay_finite() -> None:
     c[60:] = 251.0
     b = Bars(c, c.copy(), c.copy(), c, np.zeros(n), np.full(n, 930, dtype=np.int64), 0)
     x = compute_features(b, False)
-    assert np.isfinite(x[warmup_bars() :]).all()
+    w = warmup_bars()
+    assert np.isfinite(x[w:]).all()
+    # no order block and no bearish gap ever forms: the documented fill values
+    for name, fill in (("fvg_bear_atr", -10), ("ob_bull_atr", 10), ("ob_bear_atr", -10)):
+        assert (col(x, name, False)[w:] == fill).all(), name
+    # the step makes one bullish gap at bar 60 (low 251 > high[58] 250); the close sits on
+    # its top edge from then on (distance 0); before it, the fill value
+    fvg = col(x, "fvg_bull_atr", False)
+    assert (fvg[w:60] == 10).all() and (fvg[60:] == 0).all()
+    assert (col(x, "vol_ratio", False)[w:] == 0).all()
+    assert (col(x, "bb_pos", False)[w:60] == 0.5).all()  # bands of zero width
 
 
 def test_short_input() -> None:
@@ -209,3 +219,64 @@ def test_normalizer_constant_column() -> None:
     x = np.column_stack([np.arange(10.0), np.full(10, 3.0)])
     z = Normalizer(std_floor=1e-8).fit(x).transform(x)
     assert np.isfinite(z).all() and (z[:, 1] == 0).all()
+
+
+def seeded_ema(x: np.ndarray, period: int) -> np.ndarray:
+    """EMA seeded with the mean of the first ``period`` finite values (TA-Lib's convention)."""
+    out = np.full(len(x), np.nan)
+    start = int(np.argmax(np.isfinite(x)))
+    alpha = 2.0 / (period + 1)
+    first = start + period - 1
+    e = x[start : first + 1].mean()
+    out[first] = e
+    for i in range(first + 1, len(x)):
+        e += alpha * (x[i] - e)
+        out[i] = e
+    return out
+
+
+def test_trend_columns_independent(daily: Bars) -> None:
+    """MA distances and MACD in ATR units from a Wilder ATR and EMAs written here."""
+    x = compute_features(daily, False)
+    w = warmup_bars()
+    c, h, lo = daily.close, daily.high, daily.low
+    prev = c[:-1]
+    tr = np.maximum.reduce([h[1:] - lo[1:], np.abs(h[1:] - prev), np.abs(lo[1:] - prev)])
+    a = np.full(len(c), np.nan)
+    a[14] = tr[:14].mean()
+    for k in range(14, len(tr)):
+        a[k + 1] = (a[k] * 13 + tr[k]) / 14
+    np.testing.assert_allclose(col(x, "atr_pct", False)[w:], (a / c)[w:], rtol=1e-9)
+    s = pd.Series(c)
+    for name, ma in (
+        ("sma20_atr", s.rolling(20).mean().to_numpy()),
+        ("sma50_atr", s.rolling(50).mean().to_numpy()),
+        ("ema20_atr", seeded_ema(c, 20)),
+    ):
+        np.testing.assert_allclose(col(x, name, False)[w:], ((c - ma) / a)[w:], atol=1e-7)
+    line = seeded_ema(c, 12) - seeded_ema(c, 26)
+    signal = seeded_ema(line, 9)
+    np.testing.assert_allclose(col(x, "macd_atr", False)[w:], (line / a)[w:], atol=1e-8)
+    np.testing.assert_allclose(col(x, "macd_signal_atr", False)[w:], (signal / a)[w:], atol=1e-8)
+    np.testing.assert_allclose(
+        col(x, "macd_hist_atr", False)[w:], ((line - signal) / a)[w:], atol=1e-8
+    )
+
+
+def test_zone_columns_from_price_action(minute: Bars) -> None:
+    """The zone columns are the indicator zones' clipped ATR distances, filled before the first."""
+    from mixbot.indicators import atr, price_action
+
+    b = minute
+    x = compute_features(b, True)
+    w = warmup_bars()
+    a = np.maximum(atr(b.high, b.low, b.close, 14), 1e-6 * b.close)
+    z = price_action.fair_value_gaps(b.high, b.low)
+    top = z.bull_high
+    want = np.where(
+        b.close > top, b.close - top, np.where(b.close < z.bull_low, b.close - z.bull_low, 0)
+    )
+    want = np.clip(want / a, -10, 10)
+    np.testing.assert_allclose(col(x, "fvg_bull_atr", True)[w:], want[w:], atol=1e-12)
+    # inside the gap the distance is exactly 0, and that happens on real data
+    assert (col(x, "fvg_bull_atr", True)[w:] == 0).mean() > 0.01

@@ -88,10 +88,11 @@ def engulfing(open_: Any, high: Any, low: Any, close: Any) -> FloatArray:
     Returns:
         float64 (n,): +1 bullish engulfing at bar ``i`` (a white body at ``i`` engulfing
         the black body of ``i - 1``), -1 bearish (mirror), 0 otherwise. TA-Lib's rule
-        (``ta_CDLENGULFING.c``): bullish when ``close[i] > open[i]``, ``close[i-1] <
-        open[i-1]`` and (``close[i] >= open[i-1]`` and ``open[i] < close[i-1]``, or
-        ``close[i] > open[i-1]`` and ``open[i] <= close[i-1]``); TA-Lib returns +-100
-        (or +-80 in some versions when one body end is equal), mapped here by its sign.
+        (``ta_CDLENGULFING.c``; a candle is WHITE when ``close >= open``, so a doji is
+        white, BLACK otherwise): bullish when bar ``i`` is white, bar ``i-1`` black and
+        (``close[i] >= open[i-1]`` and ``open[i] < close[i-1]``, or ``close[i] >
+        open[i-1]`` and ``open[i] <= close[i-1]``); bearish mirrors it. TA-Lib returns
+        +-100 (+-80 in TA-Lib >= 0.6 when one body end is equal), mapped by its sign.
         TA-Lib's lookback is 2, so bars 0 and 1 are 0. Uses bars ``i - 1`` and ``i`` only.
     """
     o, h, lo, c = _ohlc(open_, high, low, close)

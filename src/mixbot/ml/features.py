@@ -38,6 +38,9 @@ the zone and clipped to ``+-ZONE_CLIP`` ATRs; before the first zone of a side th
 the clip value on the zone's usual side (``+ZONE_CLIP`` for bullish zones, which sit
 below the price, ``-ZONE_CLIP`` for bearish ones).
 
+Intraday, the look-backs run across session boundaries (``ret_20`` at 09:20 includes the
+overnight gap); the time-of-day columns let the model tell those bars apart.
+
 Sources: Wilder (1978) RSI/ATR; Bollinger bands (J. Bollinger); TA-Lib for the
 indicators (through :mod:`mixbot.indicators`); price-action rules in
 :mod:`mixbot.indicators.price_action`.
