@@ -102,9 +102,13 @@ def _add_engine_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
     except ImportError:
         return
     commands.add_parsers(sub)
-    from mixbot.engine import audit_commands, serve, store_commands
+    from mixbot.engine import audit_commands, lookahead_commands, serve, store_commands
 
     store_commands.add_parsers(sub)
+    lookahead_commands.add_parsers(sub)
+    from mixbot.ml import cli as ml_cli
+
+    ml_cli.add_parsers(sub)
     audit_commands.add_parsers(sub)
     serve.add_parsers(sub)
     from mixbot.web import cli as web_cli

@@ -169,6 +169,8 @@ def build(
         journal.log.info("data: %s", series.report.render().replace("\n", " | "))
     entry = registry.get("entry", cfg.entry.name).cls(cfg.entry.params)
     exit_ = registry.get("exit", cfg.exit.name).cls(cfg.exit.params)
+    entry.configure(cfg)
+    exit_.configure(cfg)
     risk = RiskManager(
         cfg.trading,
         cfg.risk,

@@ -27,6 +27,8 @@ class Bars:
         volume: traded quantity (shares/contracts), float64, shape (n,).
         minutes: minutes since local (IST) midnight of each bar's END time, int64, shape (n,).
         offset: absolute index of element 0 in the whole feed (0 in a backtest).
+        end: each bar's END time, naive UTC, ``datetime64[us]``, shape (n,); None where the
+            caller has no times (hand-built bars in tests).
     """
 
     open: np.ndarray
@@ -36,6 +38,7 @@ class Bars:
     volume: np.ndarray
     minutes: np.ndarray
     offset: int = 0
+    end: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.close.shape[0])
@@ -82,6 +85,11 @@ class Mixin:
     def warmup(self) -> int:
         """Bars needed before the first valid signal."""
         return 0
+
+    def configure(self, cfg: Any) -> None:
+        """Called once with the bot's :class:`~mixbot.config.model.BotConfig` before any
+        :meth:`compute` (the engine does it; a mixin that needs the bot id or the bar size,
+        like the ML mixins, keeps what it needs)."""
 
     def compute(self, bars: Bars) -> None:
         """Compute indicator arrays over ``bars`` (vectorised). Called before any query."""

@@ -21,6 +21,7 @@ import pandas as pd
 from mixbot.strategy.mixin import Bars, Mixin
 
 _EPOCH_ORD = dt.datetime(1, 1, 1).toordinal()
+_EPOCH64 = np.datetime64("0001-01-01T00:00:00", "us")
 
 
 class BarWindow:
@@ -43,7 +44,14 @@ class BarWindow:
         self.i = -1  # index of the current bar in self.bars
         if series is not None:
             self.bars = Bars(
-                series.open, series.high, series.low, series.close, series.volume, series.minutes, 0
+                series.open,
+                series.high,
+                series.low,
+                series.close,
+                series.volume,
+                series.minutes,
+                0,
+                end=series.end,
             )
             local = pd.DatetimeIndex(series.end).tz_localize("UTC").tz_convert(tz)
             self._days = [d.date() for d in local.normalize().tz_localize(None).to_pydatetime()]
@@ -51,7 +59,8 @@ class BarWindow:
                 m.compute(self.bars)
         else:
             self.size = max(int(size), 50)
-            self._buf: list[deque[float]] = [deque(maxlen=self.size) for _ in range(6)]
+            # open, high, low, close, volume, local minutes, Backtrader day number of the END
+            self._buf: list[deque[float]] = [deque(maxlen=self.size) for _ in range(7)]
             o, h, lo, c, v = (np.empty(0) for _ in range(5))
             self.bars = Bars(o, h, lo, c, v, np.empty(0, dtype=np.int64), 0)
             self._day: dt.date | None = None
@@ -72,12 +81,18 @@ class BarWindow:
             d.close[0],
             d.volume[0],
             when.hour * 60 + when.minute,
+            d.datetime[0],
         )
         for buf, v in zip(self._buf, vals):
             buf.append(v)
         o, h, lo, c, v = (np.fromiter(b, dtype=np.float64, count=len(b)) for b in self._buf[:5])
         minutes = np.fromiter(self._buf[5], dtype=np.int64, count=len(self._buf[5]))
-        self.bars = Bars(o, h, lo, c, v, minutes, self.count - len(minutes))
+        nums = np.fromiter(self._buf[6], dtype=np.float64, count=len(self._buf[6]))
+        # Backtrader's float day numbers carry ~1 us of noise: round to the millisecond
+        end = _EPOCH64 + (np.round((nums - 1.0) * 86_400_000.0).astype(np.int64) * 1000).astype(
+            "timedelta64[us]"
+        )
+        self.bars = Bars(o, h, lo, c, v, minutes, self.count - len(minutes), end=end)
         for m in self.mixins:
             m.compute(self.bars)
         self.i = len(minutes) - 1
