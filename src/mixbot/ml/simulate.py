@@ -34,6 +34,10 @@ Rules (bar ``i`` = the signal bar, ``a = atr[i]``; prices INR):
   target itself (no slippage). With no slippage prices are used as they are (no rounding).
 * Charges: :class:`mixbot.brokers.charges.IndianEquityCharges` per order (buy and sell).
 * Equity (INR) is marked at every bar's close: cash + shares * close.
+* Speed: work is done only on signal and trade bars; a trade's fill, stop, target and exit
+  depend on its signal bar alone and are memoised in a :class:`Simulator`, so the no-skill
+  baseline (many random entry sets on the same bars) reuses them. About 10 ms for 20k bars
+  and ~200 trades on this 2-core machine (most of it the charges of each fill).
 * Sharpe (:func:`sharpe_of_equity`): annualised, the formula and tolerance of
   :mod:`mixbot.backtest.metrics` (the same function): daily returns of the last equity of
   each day (the first day from the initial capital) * sqrt(252) when ``day`` is given, else
@@ -44,6 +48,7 @@ Rules (bar ``i`` = the signal bar, ``a = atr[i]``; prices INR):
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -69,6 +74,9 @@ FloatArray = npt.NDArray[np.float64]
 TOO_FEW_TRADES_SCORE = -10.0
 #: Default minimum number of closed trades for a Sharpe to be used as the score.
 MIN_TRADES = 5
+#: Numeric fields of a simulated trade (:class:`SimResult`), then ``reason`` and ``bars_held``.
+TRADE_KEYS = ("signal_i", "entry_i", "exit_i", "entry_price", "exit_price", "stop", "target",
+              "qty", "pnl_gross", "entry_charges", "exit_charges", "charges", "pnl_net")  # fmt: skip
 #: Exit reasons a simulated trade can have.
 EXIT_REASONS = ("stop_loss", "take_profit", "signal", "horizon", "square_off", "end_of_data")
 
@@ -163,10 +171,10 @@ class SimResult:
         return float(sum(t["charges"] for t in self.trades))
 
 
-@lru_cache(maxsize=65536)
-def _charge(charges: IndianEquityCharges, side: str, qty: int, price: float, product: str) -> float:
-    """INR total of one order (cached: the no-skill baseline repeats fills)."""
-    return charges.compute(side, qty, price, product).total
+@lru_cache(maxsize=262144)
+def _round(price: float, tick: float, way: str) -> float:
+    """:func:`mixbot.orders.ticks.round_to_tick` (cached: the same bars' fills repeat)."""
+    return round_to_tick(price, tick, "up" if way == "up" else "down")
 
 
 class _Fills:
@@ -180,9 +188,9 @@ class _Fills:
     def _tick(self, p: float, way: str, bound: float, below: bool) -> float:
         if not self.s or not self.tick:
             return p
-        r = round_to_tick(p, self.tick, "up" if way == "up" else "down")
+        r = _round(p, self.tick, way)
         if (r > bound) if below else (r < bound):
-            r = round_to_tick(bound, self.tick, "down" if below else "up")
+            r = _round(bound, self.tick, "down" if below else "up")
         return r
 
     def buy(self, k: int) -> float:
@@ -229,79 +237,160 @@ def _day_ends(day: Any, n: int) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.i
     return last, ends[np.searchsorted(ends, np.arange(n))]
 
 
-def _exit(
-    c: dict[str, Any], i: int, stop: float, target: float, cfg: SimConfig
-) -> tuple[int, float, str]:
-    """(exit bar, exit price INR, reason) of the trade signalled at bar ``i`` (see module)."""
-    n, j = c["n"], i + 1
-    day_end = c["day_end"][j] if c["day_end"] is not None else n - 1
-    end = min(i + cfg.horizon, day_end, n - 1)
-    closes_at_end = end == day_end or end == n - 1  # the last bar's close ends the trade
-    touched = (c["low"][j : end + 1] <= stop) | (c["high"][j : end + 1] >= target)
-    sig = c["sell"][j : end + 1]
-    if closes_at_end:
-        sig = sig[:-1]
-    hit = np.flatnonzero(touched)
-    signal = np.flatnonzero(sig)
-    fills: _Fills = c["fills"]
-    if hit.size and (not signal.size or hit[0] <= signal[0]):
-        k = j + int(hit[0])
-        if c["low"][k] <= stop:
-            return k, fills.stop(k, stop), "stop_loss"
-        return k, fills.target(k, target), "take_profit"
-    if signal.size:
-        k = j + int(signal[0]) + 1
-        return k, fills.sell(k, float(c["open"][k])), "signal"
-    if end == day_end and c["day_end"] is not None:
-        return end, fills.sell(end, float(c["close"][end])), "square_off"
-    if end == n - 1:
-        return end, fills.sell(end, float(c["close"][end])), "end_of_data"
-    return end + 1, fills.sell(end + 1, float(c["open"][end + 1])), "horizon"
-
-
 def _levels(fill: float, a: float, cfg: SimConfig) -> tuple[float, float]:
     stop, target = fill - cfg.sl_mult * a, fill + cfg.tp_mult * a
     if cfg.tick_size:
-        stop = round_to_tick(stop, cfg.tick_size, "down")
-        target = round_to_tick(target, cfg.tick_size, "up")
+        stop = _round(stop, cfg.tick_size, "down")
+        target = _round(target, cfg.tick_size, "up")
     return stop, target
 
 
-def _size(cash: float, fill: float, cfg: SimConfig) -> tuple[int, float]:
-    """(shares, buy charges INR) affordable from ``cash`` at ``fill``; (0, 0) when none."""
+def _size(cash: float, fill: float, cfg: SimConfig, charge: Any) -> tuple[int, float]:
+    """(shares, buy charges INR) affordable from ``cash`` at ``fill``; (0, 0) when none.
+    ``charge(side, qty, price)`` gives the INR charges of one order."""
     qty = int(math.floor(cash * cfg.position_size / fill + 1e-9))
     while qty > 0:
-        ce = _charge(cfg.charges, "buy", qty, fill, cfg.product)
+        ce = charge("buy", qty, fill)
         if qty * fill + ce <= cash:
             return qty, ce
         qty -= 1
     return 0, 0.0
 
 
-def _context(
-    open_: Any, high: Any, low: Any, close: Any, atr: Any, proba: Any, day: Any, cfg: SimConfig
-) -> dict[str, Any]:
-    c_ = _as_float("close", close, None)
-    n = c_.shape[0]
-    o, h, lo, a = (
-        _as_float(k, v, n) for k, v in (("open", open_), ("high", high), ("low", low), ("atr", atr))
-    )
+_NONE = 1 << 62  # "no such bar"
+
+
+class Simulator:
+    """The bars, the exit signals and the config of :func:`simulate`, for many entry sets.
+
+    A trade's fill, stop, target and exit depend only on its signal bar (not on the trades
+    before it; only its size does), so they are computed once per signal bar and reused:
+    the no-skill baseline runs hundreds of random entry sets on one ``Simulator``.
+
+    Args:
+        open_, high, low, close, atr: as :func:`simulate`.
+        sell: (n,) bool, True where the SELL class passes the threshold at the close.
+        day, cfg: as :func:`simulate`.
+
+    Attributes:
+        eligible: (n,) bool, bars whose close may open a position (finite ATR > 0, not the
+            last bar of the data or, intraday, of its day).
+    """
+
+    def __init__(
+        self, open_: Any, high: Any, low: Any, close: Any, atr: Any, sell: Any, day: Any,
+        cfg: SimConfig,
+    ) -> None:  # fmt: skip
+        if cfg.allow_short:
+            raise NotImplementedError("allow_short: shorts are not simulated (long-only engine)")
+        self.close = _as_float("close", close, None)
+        n = self.n = self.close.shape[0]
+        if n == 0:
+            raise ValueError("simulate needs at least one bar")
+        self.open, self.high, self.low, self.atr = (
+            _as_float(k, v, n)
+            for k, v in (("open", open_), ("high", high), ("low", low), ("atr", atr))
+        )
+        self.sell = np.asarray(sell, dtype=bool)
+        if self.sell.shape != (n,):
+            raise ValueError(f"sell must have shape ({n},), got {self.sell.shape}")
+        self.day, self.cfg = day, cfg
+        ends = _day_ends(day, n)
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(self.atr) & (self.atr > 0)
+        ok[-1] = False
+        if ends is not None:
+            ok &= ~ends[0]
+        self.eligible: npt.NDArray[np.bool_] = ok
+        self.day_end = None if ends is None else ends[1]
+        self.fills = _Fills(self.open, self.high, self.low, cfg)
+        self._plans: dict[int, tuple[float, float, float, int, float, str]] = {}
+        self._charges: dict[tuple[str, int, float], float] = {}
+
+    def charge(self, side: str, qty: int, price: float) -> float:
+        """INR charges of one order (memoised: the no-skill runs repeat fills)."""
+        key = (side, qty, price)
+        got = self._charges.get(key)
+        if got is None:
+            cfg = self.cfg
+            got = self._charges[key] = cfg.charges.compute(side, qty, price, cfg.product).total
+        return got
+
+    def _plan(self, i: int) -> tuple[float, float, float, int, float, str]:
+        """(fill, stop, target, exit bar, exit price, reason) of a trade signalled at ``i``."""
+        got = self._plans.get(i)
+        if got is not None:
+            return got
+        n, j, cfg = self.n, i + 1, self.cfg
+        fill = self.fills.buy(j)
+        stop, target = _levels(fill, float(self.atr[i]), cfg)
+        day_end = int(self.day_end[j]) if self.day_end is not None else n - 1
+        end = min(i + cfg.horizon, day_end, n - 1)
+        touched = (self.low[j : end + 1] <= stop) | (self.high[j : end + 1] >= target)
+        sig = self.sell[j:end] if end in (day_end, n - 1) else self.sell[j : end + 1]
+        hit = int(touched.argmax()) if touched.any() else _NONE  # first True
+        signal = int(sig.argmax()) if sig.any() else _NONE
+        if hit < _NONE and hit <= signal:
+            k = j + hit
+            if self.low[k] <= stop:
+                x, px, why = k, self.fills.stop(k, stop), "stop_loss"
+            else:
+                x, px, why = k, self.fills.target(k, target), "take_profit"
+        elif signal < _NONE:
+            x = j + signal + 1
+            px, why = self.fills.sell(x, float(self.open[x])), "signal"
+        elif end == day_end and self.day_end is not None:
+            x, px, why = end, self.fills.sell(end, float(self.close[end])), "square_off"
+        elif end == n - 1:
+            x, px, why = end, self.fills.sell(end, float(self.close[end])), "end_of_data"
+        else:
+            x = end + 1
+            px, why = self.fills.sell(x, float(self.open[x])), "horizon"
+        plan = self._plans[i] = (fill, stop, target, x, px, why)
+        return plan
+
+    def run(self, buy: Any) -> SimResult:
+        """Simulate the BUY signals ``buy`` ((n,) bool; taken where :attr:`eligible`)."""
+        b = np.asarray(buy, dtype=bool)
+        if b.shape != (self.n,):
+            raise ValueError(f"buy must have shape ({self.n},), got {b.shape}")
+        cand: list[int] = np.flatnonzero(b & self.eligible).tolist()
+        cfg, close = self.cfg, self.close
+        equity = np.empty(self.n, dtype=np.float64)
+        in_market = np.zeros(self.n, dtype=bool)
+        trades: list[dict[str, Any]] = []
+        cash, prev, skipped, pos = float(cfg.capital), 0, 0, 0
+        while pos < len(cand):
+            i = cand[pos]
+            fill, stop, target, x, px, reason = self._plan(i)
+            qty, ce = _size(cash, fill, cfg, self.charge)
+            if qty == 0:
+                skipped, pos = skipped + 1, pos + 1
+                continue
+            j = i + 1
+            cx = self.charge("sell", qty, px)
+            after_entry = cash - qty * fill - ce
+            equity[prev:j] = cash
+            equity[j:x] = after_entry + qty * close[j:x]
+            in_market[j:x] = True
+            gross = (px - fill) * qty
+            cash = after_entry + qty * px - cx
+            row = (i, j, x, fill, px, stop, target, qty, gross, ce, cx, ce + cx, gross - ce - cx)
+            trades.append({**dict(zip(TRADE_KEYS, row, strict=True)), "reason": reason,
+                           "bars_held": x - j})  # fmt: skip
+            prev = x
+            pos = bisect.bisect_left(cand, x)
+        equity[prev:] = cash
+        returns, sharpe = sharpe_of_equity(equity, self.day, cfg.periods_per_year)
+        return SimResult(trades, equity, in_market, returns, sharpe, skipped)
+
+
+def _signals(proba: Any, n: int, threshold: float) -> tuple[Any, Any]:
     p = np.asarray(proba, dtype=np.float64)
     if p.shape != (n, 3):
         raise ValueError(f"proba must have shape ({n}, 3), got {p.shape}")
-    ends = _day_ends(day, n)
-    with np.errstate(invalid="ignore"):
-        buy = p[:, BUY] >= cfg.threshold
-        sell = p[:, SELL] >= cfg.threshold
-        ok = buy & np.isfinite(a) & (a > 0)
-    ok[-1:] = False
-    if ends is not None:
-        ok &= ~ends[0]
-    return {
-        "n": n, "open": o, "high": h, "low": lo, "close": c_, "atr": a, "sell": sell,
-        "candidates": np.flatnonzero(ok), "day_end": None if ends is None else ends[1],
-        "fills": _Fills(o, h, lo, cfg),
-    }  # fmt: skip
+    with np.errstate(invalid="ignore"):  # NaN rows: no signal
+        return p[:, BUY] >= threshold, p[:, SELL] >= threshold
 
 
 def simulate(
@@ -333,56 +422,10 @@ def simulate(
         NotImplementedError: ``cfg.allow_short`` (shorts are not simulated yet).
     """
     if cfg.allow_short:
-        raise NotImplementedError("allow_short: shorts are not simulated (the engine is long-only)")
-    c = _context(open_, high, low, close, atr, proba, day, cfg)
-    n, cand = c["n"], c["candidates"]
-    if n == 0:
-        raise ValueError("simulate needs at least one bar")
-    equity = np.empty(n, dtype=np.float64)
-    in_market = np.zeros(n, dtype=bool)
-    trades: list[dict[str, Any]] = []
-    cash, prev, skipped, pos = float(cfg.capital), 0, 0, 0
-    while pos < cand.size:
-        i = int(cand[pos])
-        j = i + 1
-        fill = c["fills"].buy(j)
-        qty, ce = _size(cash, fill, cfg)
-        if qty == 0:
-            skipped, pos = skipped + 1, pos + 1
-            continue
-        stop, target = _levels(fill, float(c["atr"][i]), cfg)
-        x, px, reason = _exit(c, i, stop, target, cfg)
-        cx = _charge(cfg.charges, "sell", qty, px, cfg.product)
-        after_entry = cash - qty * fill - ce
-        equity[prev:j] = cash
-        equity[j:x] = after_entry + qty * c["close"][j:x]
-        in_market[j:x] = True
-        gross = (px - fill) * qty
-        cash = after_entry + qty * px - cx
-        trades.append(
-            {
-                "signal_i": i,
-                "entry_i": j,
-                "exit_i": x,
-                "entry_price": fill,
-                "exit_price": px,
-                "stop": stop,
-                "target": target,
-                "qty": qty,
-                "pnl_gross": gross,
-                "entry_charges": ce,
-                "exit_charges": cx,
-                "charges": ce + cx,
-                "pnl_net": gross - ce - cx,
-                "reason": reason,
-                "bars_held": x - j,
-            }
-        )
-        prev = x
-        pos = int(np.searchsorted(cand, x))
-    equity[prev:] = cash
-    returns, sharpe = sharpe_of_equity(equity, day, cfg.periods_per_year)
-    return SimResult(trades, equity, in_market, returns, sharpe, skipped)
+        raise NotImplementedError("allow_short: shorts are not simulated (long-only engine)")
+    n = np.asarray(close).shape[0]
+    buy, sell = _signals(proba, n, cfg.threshold)
+    return Simulator(open_, high, low, close, atr, sell, day, cfg).run(buy)
 
 
 def period_returns(equity: Any, day: Any) -> FloatArray:
