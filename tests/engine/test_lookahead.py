@@ -16,7 +16,6 @@ from mixbot.cli import main
 from mixbot.config.load import load_config
 from mixbot.engine.lookahead import (
     Offence,
-    bars_of,
     check_config,
     check_mixin,
     config_factory,
@@ -105,14 +104,14 @@ class NextATRExitMixin(ATRExitMixin):
 def daily(data_dir: Path) -> tuple[Bars, Any]:
     """RELIANCE daily bars (config 0001, from 2005) and that config."""
     cfg = load_config(CFG_DIR / "0001.json")
-    return bars_of(file_series(cfg, True, None, None)), cfg
+    return Bars.from_series(file_series(cfg, True, None, None)), cfg
 
 
 @pytest.fixture(scope="module")
 def minute(data_dir: Path) -> tuple[Bars, Any]:
     """BANKNIFTY 1-minute bars, January-February 2019, and their config (0003)."""
     cfg = load_config(CFG_DIR / "0003.json")
-    return bars_of(file_series(cfg, True, "2019-01-01", "2019-02-28")), cfg
+    return Bars.from_series(file_series(cfg, True, "2019-01-01", "2019-02-28")), cfg
 
 
 def unusable(cfg: Any) -> str | None:

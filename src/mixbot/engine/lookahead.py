@@ -110,20 +110,36 @@ def series_attrs(mixin: Mixin, n: int) -> dict[str, Any]:
     return out
 
 
-def same(a: Any, b: Any) -> bool:
+class Tolerant:
+    """A value compared within ``atol`` instead of :data:`ATOL` (a mixin's ``signal_atol``:
+    model probabilities from LiteRT's batch-1 and batch-256 flatbuffers agree to ~1e-7)."""
+
+    def __init__(self, value: Any, atol: float) -> None:
+        self.value, self.atol = value, atol
+
+    def __repr__(self) -> str:
+        return _fmt(self.value)
+
+
+def same(a: Any, b: Any, atol: float = ATOL) -> bool:
     """Equal values: numbers and arrays within RTOL/ATOL (NaN equals NaN), dicts key by key,
-    None only to None, anything else ``==``."""
+    None only to None, anything else ``==``; :class:`Tolerant` values within their ``atol``."""
+    if isinstance(a, Tolerant) or isinstance(b, Tolerant):
+        tol = max(x.atol for x in (a, b) if isinstance(x, Tolerant))
+        ua = a.value if isinstance(a, Tolerant) else a
+        ub = b.value if isinstance(b, Tolerant) else b
+        return same(ua, ub, tol)
     if a is None or b is None:
         return a is None and b is None
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(same(a[k], b[k], atol) for k in a)
     if isinstance(a, str) or isinstance(b, str):
         return bool(a == b)
     try:
         x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     except (TypeError, ValueError):
         return bool(a == b)
-    return x.shape == y.shape and bool(np.allclose(x, y, rtol=RTOL, atol=ATOL, equal_nan=True))
+    return x.shape == y.shape and bool(np.allclose(x, y, rtol=RTOL, atol=atol, equal_nan=True))
 
 
 def _fmt(v: Any) -> str:
@@ -160,7 +176,8 @@ def values_at(mixin: Mixin, attrs: dict[str, Any], bars: Bars, j: int) -> dict[s
     out = {name: values[j] for name, values in attrs.items()}
     hook = getattr(mixin, "signal_inputs", None)
     if hook is not None:
-        out.update({f"signal_inputs.{k}": v for k, v in hook(bars, j).items()})
+        atol = float(getattr(mixin, "signal_atol", ATOL))
+        out.update({f"signal_inputs.{k}": Tolerant(v, atol) for k, v in hook(bars, j).items()})
     return out
 
 
@@ -331,13 +348,6 @@ class ConfigCheck:
         return all(c.passed for c in self.checks)
 
 
-def bars_of(series: Any) -> Bars:
-    """:class:`Bars` (offset 0) of a :class:`~mixbot.feeds.series.BarSeries`: its arrays
-    for every field the two share (END times too), as the backtest hands them to mixins."""
-    names = [f.name for f in dataclasses.fields(Bars) if f.name != "offset"]
-    return Bars(**{n: getattr(series, n) for n in names if hasattr(series, n)}, offset=0)
-
-
 def config_factory(cls: type, params: dict[str, Any], cfg: Any) -> Callable[[], Mixin]:
     """A factory of ``cls(params)`` configured as the engine does (``configure(cfg)``), each
     with a config object of its own: caches keyed by the config object (the ML mixins'
@@ -388,7 +398,7 @@ def check_config(
     from mixbot.venues.files import file_series
 
     series = file_series(cfg, True, date_from, date_to)
-    bars = bars_of(series)
+    bars = Bars.from_series(series)
     tz = cfg.market.timezone
     if len(bars) == 0:
         raise ConfigError(f"{cfg.source_file}: no bars in {cfg.data.path} for the date range")

@@ -18,6 +18,16 @@ trades with the latest version (or the one the ML mixin's "model" param names).
 """
 
 
+def quiet_tensorflow() -> None:
+    """Keep TensorFlow's C++ start-up chatter and a Keras warning about ``tf.data`` shuffling
+    (the pipeline shuffles itself) off the console."""
+    import os
+    import warnings
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", message=".*shuffle=True.*was passed")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train, report and register a model for one config (see ``mixbot train --help``)."""
     from rich.console import Console
@@ -28,6 +38,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     ml_params(cfg)  # a config without an ML mixin fails here, before TensorFlow loads
+    quiet_tensorflow()
     kw = {
         "folds": args.folds,
         "ensemble": args.ensemble,
@@ -43,7 +54,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         opts = TrainOptions(**{k: v for k, v in kw.items() if v is not None})
     from mixbot.ml import pipeline
-    from mixbot.ml.report import render_text
+    from mixbot.ml.report_render import render_text
 
     out = pipeline.run(cfg, opts, progress=not args.no_progress)
     console = Console()

@@ -108,31 +108,12 @@ def file_hashes(cfg: Any) -> list[dict[str, Any]]:
     return [{"path": str(p), "sha256": _sha256(p)} for p in files if not p.name.startswith(".")]
 
 
-def bars_of(series: Any) -> Bars:
-    """:class:`Bars` of a :class:`~mixbot.feeds.series.BarSeries` (with its END times)."""
-    return Bars(
-        series.open,
-        series.high,
-        series.low,
-        series.close,
-        series.volume,
-        series.minutes,
-        0,
-        end=series.end,
-    )
-
-
-def local_days(end: np.ndarray, tz: str) -> np.ndarray:
-    """Integer ordinal of the local trading date of each naive-UTC END time."""
-    idx = pd.DatetimeIndex(end).tz_localize("UTC").tz_convert(tz)
-    return (idx.normalize().tz_localize(None).asi8 // 86_400_000_000_000).astype(np.int64)
-
-
 def derive(bars: Bars, cfg: Any, window: int, horizon: int, stops: dict[str, Any]) -> Dataset:
     """Features, ATR, labels and sample masks of ``bars`` for ``cfg``."""
     from mixbot.indicators import atr as atr_fn
     from mixbot.ml.features import compute_features, feature_names
     from mixbot.ml.labels import triple_barrier
+    from mixbot.ml.simulate import day_index
 
     intraday = cfg.data.interval_minutes < 1440
     x = compute_features(bars, intraday)
@@ -160,7 +141,7 @@ def derive(bars: Bars, cfg: Any, window: int, horizon: int, stops: dict[str, Any
         y,
         usable,
         predictable,
-        local_days(bars.end, cfg.market.timezone),
+        day_index(bars.end, cfg.market.timezone),
         window,
         horizon,
         intraday,
@@ -185,7 +166,11 @@ def load_dataset(
     p = ml_params(cfg)
     series = file_series(cfg, True, date_from, date_to)
     ds = derive(
-        bars_of(series), cfg, int(p["window"]), int(p["horizon"]), stops or config_stops(cfg)
+        Bars.from_series(series),
+        cfg,
+        int(p["window"]),
+        int(p["horizon"]),
+        stops or config_stops(cfg),
     )
     ds.files = file_hashes(cfg)
     tz = cfg.market.timezone

@@ -89,9 +89,27 @@ def _fit_members(
         model.save_weights(str(paths["weights"]))
         export_litert(model, str(paths["b1"]), 1, ds.window, len(ds.names))
         export_litert(model, str(paths["many"]), BATCH, ds.window, len(ds.names))
-        members.append({k: p.name for k, p in paths.items()} | {"seed": seed})
+        check = _litert_check(model, fd, ds, paths)
+        members.append({k: p.name for k, p in paths.items()} | {"seed": seed, **check})
         hooks.step("members", f"{folder.name} m{j}")
     return members
+
+
+def _litert_check(model: Any, fd: FoldData, ds: Dataset, paths: dict[str, Path]) -> dict[str, Any]:
+    """Largest absolute difference between Keras and each LiteRT flatbuffer on up to 64
+    validation windows (they must agree to float32 precision: about 1e-7)."""
+    from mixbot.ml.fit import predict
+
+    idx = fd.val.index[:: max(1, len(fd.val) // 64)][:64]
+    keras_p = predict(model, fd.x, idx, ds.window)
+    member = Member(paths["b1"], paths["many"])
+    w = windows_at(fd.x, idx, ds.window)
+    many = member.predict_many(w)
+    one = np.array([member.predict_one(w[k]) for k in range(min(8, len(idx)))])
+    return {
+        "litert_max_abs_diff_b1": float(np.abs(one - keras_p[: len(one)]).max()),
+        "litert_max_abs_diff_b256": float(np.abs(many - keras_p).max()),
+    }
 
 
 def ensemble_of(folder: Path, members: list[dict[str, Any]]) -> Ensemble:
@@ -205,7 +223,7 @@ def _report(
     of every fold, concatenated, with the tuner's deflated Sharpe ratio."""
     from mixbot.ml import report as rep
     from mixbot.ml.dsr import deflated_sharpe_of_trials
-    from mixbot.ml.simulate import objective_score  # noqa: F401 - documents the score
+    from mixbot.ml.report_render import write_report
 
     t0, t1 = folds[0].test[0], folds[-1].test[1]
     b = ds.bars
@@ -232,5 +250,5 @@ def _report(
         oos_arrays, sim, folds=[f["metrics"] | {"index": f["index"]} for f in fold_meta],
         tuner=tuner, instrument=cfg.data.symbol,
     )  # fmt: skip
-    rep.write_report(doc, path)
+    write_report(doc, path)
     return doc

@@ -97,6 +97,10 @@ class SimConfig:
         allow_short: True is not supported yet (the engine is long-only).
         tick_size: price tick, INR (NSE 0.05); 0 disables tick rounding.
         periods_per_year: bars per year, annualises per-bar returns when ``day`` is None.
+        barriers: ``"intrabar"`` (protective stop and limit orders, as the labels and the
+            plan assume) or ``"close"`` (stop/target compared with each close, unrounded,
+            exit at the next open: what :class:`mixbot.strategy.exit.ml_model.
+            MLModelExitMixin` does in the engine).
     """
 
     threshold: float = 0.9
@@ -111,6 +115,7 @@ class SimConfig:
     allow_short: bool = False
     tick_size: float = 0.05
     periods_per_year: float = float(NSE.trading_days_per_year)
+    barriers: str = "intrabar"
 
     def __post_init__(self) -> None:
         checks = [
@@ -127,6 +132,10 @@ class SimConfig:
         for name, ok, what in checks:
             if not ok or not math.isfinite(float(getattr(self, name))):
                 raise ValueError(f"SimConfig.{name} must be {what}, got {getattr(self, name)!r}")
+        if self.barriers not in ("intrabar", "close"):
+            raise ValueError(
+                f"SimConfig.barriers must be 'intrabar' or 'close', got {self.barriers!r}"
+            )
         if self.product not in PRODUCTS:
             raise ValueError(f"SimConfig.product must be one of {PRODUCTS}, got {self.product!r}")
 
@@ -323,22 +332,22 @@ class Simulator:
             return got
         n, j, cfg = self.n, i + 1, self.cfg
         fill = self.fills.buy(j)
-        stop, target = _levels(fill, float(self.atr[i]), cfg)
+        if cfg.barriers == "close":  # compared with closes as the engine's exit mixin does
+            stop, target = fill - cfg.sl_mult * self.atr[i], fill + cfg.tp_mult * self.atr[i]
+        else:
+            stop, target = _levels(fill, float(self.atr[i]), cfg)
         day_end = int(self.day_end[j]) if self.day_end is not None else n - 1
         end = min(i + cfg.horizon, day_end, n - 1)
-        touched = (self.low[j : end + 1] <= stop) | (self.high[j : end + 1] >= target)
-        sig = self.sell[j:end] if end in (day_end, n - 1) else self.sell[j : end + 1]
-        hit = int(touched.argmax()) if touched.any() else _NONE  # first True
-        signal = int(sig.argmax()) if sig.any() else _NONE
-        if hit < _NONE and hit <= signal:
-            k = j + hit
-            if self.low[k] <= stop:
-                x, px, why = k, self.fills.stop(k, stop), "stop_loss"
-            else:
-                x, px, why = k, self.fills.target(k, target), "take_profit"
-        elif signal < _NONE:
-            x = j + signal + 1
-            px, why = self.fills.sell(x, float(self.open[x])), "signal"
+        # closes j .. last-1 can ask for an exit at the next open (the last bar's close ends
+        # the trade itself when it is the day's or the data's last bar)
+        last = end if end in (day_end, n - 1) else end + 1
+        out = (
+            self._by_close(j, last, stop, target)
+            if cfg.barriers == "close"
+            else self._intrabar(j, end, last, stop, target)
+        )
+        if out is not None:
+            x, px, why = out
         elif end == day_end and self.day_end is not None:
             x, px, why = end, self.fills.sell(end, float(self.close[end])), "square_off"
         elif end == n - 1:
@@ -346,8 +355,41 @@ class Simulator:
         else:
             x = end + 1
             px, why = self.fills.sell(x, float(self.open[x])), "horizon"
-        plan = self._plans[i] = (fill, stop, target, x, px, why)
+        plan = self._plans[i] = (float(fill), float(stop), float(target), x, px, why)
         return plan
+
+    def _intrabar(
+        self, j: int, end: int, last: int, stop: float, target: float
+    ) -> tuple[int, float, str] | None:
+        """Protective orders touched in bars j..end, or a SELL at closes j..last-1."""
+        touched = (self.low[j : end + 1] <= stop) | (self.high[j : end + 1] >= target)
+        sig = self.sell[j:last]
+        hit = int(touched.argmax()) if touched.any() else _NONE  # first True
+        signal = int(sig.argmax()) if sig.any() else _NONE
+        if hit < _NONE and hit <= signal:
+            k = j + hit
+            if self.low[k] <= stop:
+                return k, self.fills.stop(k, stop), "stop_loss"
+            return k, self.fills.target(k, target), "take_profit"
+        if signal < _NONE:
+            x = j + signal + 1
+            return x, self.fills.sell(x, float(self.open[x])), "signal"
+        return None
+
+    def _by_close(
+        self, j: int, last: int, stop: float, target: float
+    ) -> tuple[int, float, str] | None:
+        """The first close in j..last-1 at/below the stop, at/above the target or with a SELL
+        (checked in that order): exit at the next open."""
+        c = self.close[j:last]
+        low, high = c <= stop, c >= target
+        ev = low | high | self.sell[j:last]
+        if not ev.any():
+            return None
+        k = int(ev.argmax())
+        why = "stop_loss" if low[k] else "take_profit" if high[k] else "signal"
+        x = j + k + 1
+        return x, self.fills.sell(x, float(self.open[x])), why
 
     def run(self, buy: Any) -> SimResult:
         """Simulate the BUY signals ``buy`` ((n,) bool; taken where :attr:`eligible`)."""

@@ -43,6 +43,21 @@ class Bars:
     def __len__(self) -> int:
         return int(self.close.shape[0])
 
+    @classmethod
+    def from_series(cls, series: Any) -> Bars:
+        """The bars (offset 0, END times included) of a
+        :class:`~mixbot.feeds.series.BarSeries`, as a backtest hands them to the mixins."""
+        return cls(
+            series.open,
+            series.high,
+            series.low,
+            series.close,
+            series.volume,
+            series.minutes,
+            0,
+            end=series.end,
+        )
+
 
 @dataclass
 class PositionState:

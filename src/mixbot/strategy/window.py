@@ -43,16 +43,7 @@ class BarWindow:
         self.count = 0  # bars seen
         self.i = -1  # index of the current bar in self.bars
         if series is not None:
-            self.bars = Bars(
-                series.open,
-                series.high,
-                series.low,
-                series.close,
-                series.volume,
-                series.minutes,
-                0,
-                end=series.end,
-            )
+            self.bars = Bars.from_series(series)
             local = pd.DatetimeIndex(series.end).tz_localize("UTC").tz_convert(tz)
             self._days = [d.date() for d in local.normalize().tz_localize(None).to_pydatetime()]
             for m in mixins:

@@ -32,6 +32,10 @@ class MLModelEntryMixin(EntryMixin):
         },
     }
 
+    #: ``mixbot lookahead`` compares the probabilities within this: LiteRT's batch-1 (live)
+    #: and batch-256 (backtest) flatbuffers agree to about 1e-7
+    signal_atol = 1e-5
+
     def __init__(self, params: dict[str, Any] | None = None) -> None:
         super().__init__(params)
         self.model: Any = None
@@ -52,3 +56,7 @@ class MLModelEntryMixin(EntryMixin):
     def should_enter(self, bars: Bars, i: int) -> bool:
         p = self.model.proba(bars, i)
         return p is not None and bool(p[2] >= self.p.confidence_threshold)
+
+    def signal_inputs(self, bars: Bars, i: int) -> dict[str, Any]:
+        """The model's probabilities at bar ``i`` (``mixbot lookahead`` compares them)."""
+        return {"proba": self.model.proba(bars, i)}

@@ -50,6 +50,10 @@ class MLModelExitMixin(ExitMixin):
         },
     }
 
+    #: ``mixbot lookahead`` compares the probabilities within this: LiteRT's batch-1 (live)
+    #: and batch-256 (backtest) flatbuffers agree to about 1e-7
+    signal_atol = 1e-5
+
     def __init__(self, params: dict[str, Any] | None = None) -> None:
         super().__init__(params)
         self.model: Any = None
@@ -96,3 +100,7 @@ class MLModelExitMixin(ExitMixin):
         if bars.offset + i - state.entry_bar >= int(self.p.horizon):
             return "time"
         return None
+
+    def signal_inputs(self, bars: Bars, i: int) -> dict[str, Any]:
+        """The model's probabilities at bar ``i`` (``mixbot lookahead`` compares them)."""
+        return {"proba": self.model.proba(bars, i)}
