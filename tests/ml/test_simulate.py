@@ -284,3 +284,20 @@ def test_day_index_uses_ist_calendar_days() -> None:
     d = day_index(when)
     assert d[0] == d[1] and d[2] == d[1] + 1
     assert d[0] == np.datetime64("2019-01-01", "D").astype(np.int64)
+
+
+def test_close_barriers_like_the_engine_exit_mixin() -> None:
+    # intrabar the stop (98) is touched in bar 2, but bar 2 closes at 98.5: no close-based
+    # exit; bar 3 closes at 97.9 <= 98 -> stop_loss at open[4]
+    rows = [FLAT, FLAT, (100.0, 100.2, 97.5, 98.5), (98.5, 98.6, 97.8, 97.9), (97.7, 98, 97, 97.5)]
+    assert _one(_run(rows))["reason"] == "stop_loss" and _one(_run(rows))["exit_i"] == 2
+    t = _one(_run(rows, barriers="close"))  # type: ignore[arg-type]
+    assert (t["reason"], t["exit_i"], t["exit_price"]) == ("stop_loss", 4, 97.7)
+    # a close at/above the target -> take_profit at the next open; a SELL the same way
+    rows = [FLAT, FLAT, (100.0, 103.5, 99.9, 103.2), (103.1, 103.5, 103, 103.2), FLAT]
+    t = _one(_run(rows, barriers="close"))  # type: ignore[arg-type]
+    assert (t["reason"], t["exit_i"], t["exit_price"]) == ("take_profit", 3, 103.1)
+    t = _one(_run([FLAT] * 5, sell=(2,), barriers="close"))  # type: ignore[arg-type]
+    assert (t["reason"], t["exit_i"]) == ("signal", 3)
+    with pytest.raises(ValueError, match="barriers"):
+        SimConfig(barriers="open")

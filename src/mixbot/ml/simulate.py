@@ -18,8 +18,10 @@ Rules (bar ``i`` = the signal bar, ``a = atr[i]``; prices INR):
   protect_entry` rounds, checked intrabar on every bar from the fill bar ``j`` on; when both
   are touched in one bar the STOP fills (the stop-loss is placed first and Backtrader
   processes pending orders in order). Like the labels (:func:`mixbot.ml.labels.
-  triple_barrier`, bars ``i+1 .. i+horizon``) they are live from the fill bar; the engine
-  places them when it is notified of the fill, which can make them live one bar later.
+  triple_barrier`, bars ``i+1 .. i+horizon``) they are live from the fill bar.
+  ``SimConfig.barriers="close"`` instead compares each close from the fill bar on with the
+  unrounded levels (stop first) and exits at the next open, as the engine's
+  :class:`mixbot.strategy.exit.ml_model.MLModelExitMixin` does.
 * Exits at the next open: the SELL class ``>= threshold`` at a close (reason ``signal``);
   ``horizon`` bars after the signal bar, i.e. at the close of bar ``i + horizon``
   (``horizon``). Intraday: at the close of the last bar of each day the position is squared
@@ -463,10 +465,7 @@ def simulate(
         ValueError: arrays of mismatched shapes, or n == 0.
         NotImplementedError: ``cfg.allow_short`` (shorts are not simulated yet).
     """
-    if cfg.allow_short:
-        raise NotImplementedError("allow_short: shorts are not simulated (long-only engine)")
-    n = np.asarray(close).shape[0]
-    buy, sell = _signals(proba, n, cfg.threshold)
+    buy, sell = _signals(proba, np.asarray(close).shape[0], cfg.threshold)
     return Simulator(open_, high, low, close, atr, sell, day, cfg).run(buy)
 
 
