@@ -172,3 +172,33 @@ def test_train_refuses_a_config_without_an_ml_mixin(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "MLModelEntryMixin" in proc.stderr + proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+#: the simulator's exit reasons as the engine names them
+ENGINE_REASON = {"horizon": "time", "square_off": "eod_square_off"}
+
+
+def test_report_trades_are_the_backtests_trades(models_env: Trained) -> None:
+    """The out-of-sample report simulates what the engine does with the config: the same
+    entries and exits (times, reasons, sizes) as `mixbot backtest` over the test block."""
+    report = json.loads((models_env.version_dir / "report.json").read_text())
+    cfg = load_config(models_env.config)
+    bt = run_backtest(cfg, date_from=RANGE[1], date_to=RANGE[3], progress=False)
+    sim = [
+        (
+            t["entry_time"][:19],
+            t["exit_time"][:19],
+            ENGINE_REASON.get(t["exit_reason"], t["exit_reason"]),
+            t["size"],
+        )
+        for t in report["trades"]
+    ]
+    eng = [
+        (t.entry_time.isoformat()[:19], t.exit_time.isoformat()[:19], t.exit_reason, t.size)
+        for t in bt.trades
+    ]
+    assert len(eng) >= 3
+    assert sim == eng
+    prices = [(t["entry_price"], t["exit_price"], t["charges"]) for t in report["trades"]]
+    want = [(t.entry_price, t.exit_price, t.charges) for t in bt.trades]
+    assert np.allclose(prices, want, rtol=0, atol=1e-6)

@@ -48,6 +48,7 @@ def seed_everything(seed: int) -> None:
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+    tf.get_logger().setLevel("ERROR")  # retracing notices of predict() on new lengths
 
 
 def _dataset(x: Any, s: Samples, window: int, batch: int, shuffle_seed: int | None) -> Any:

@@ -231,7 +231,7 @@ def _report(
         "open": b.open[t0:t1], "high": b.high[t0:t1], "low": b.low[t0:t1],
         "close": b.close[t0:t1], "atr": ds.atr[t0:t1], "bar_end": b.end[t0:t1],  # type: ignore[index]
         "proba": oos[t0:t1], "labels": ds.y[t0:t1],
-        "day": ds.day[t0:t1] if ds.intraday else None,
+        "day": ds.day[t0:t1] if ds.intraday else None, "minutes": b.minutes[t0:t1],
     }  # fmt: skip
     bt = best.best_trial
     dsr = deflated_sharpe_of_trials(

@@ -114,6 +114,8 @@ def _arrays(oos: Mapping[str, Any], market: MarketProfile) -> dict[str, Any]:
             raise ValueError(f"oos[{k!r}] has {v.shape[0]} rows, close has {n}")
     if n < 2:
         raise ValueError("the out-of-sample data needs at least 2 bars")
+    # bar END minutes after local midnight, for SimConfig.session (the engine's intraday rules)
+    a["minutes"] = None if oos.get("minutes") is None else np.asarray(oos["minutes"])
     if "day" in oos:
         a["day"] = None if oos["day"] is None else np.asarray(oos["day"])
     else:  # intraday when some market day holds several bars (compute_metrics' rule)
@@ -402,7 +404,9 @@ def build_report(
     n = len(a["close"])
     with np.errstate(invalid="ignore"):  # NaN rows: no signal
         buy, sell = (a["proba"][:, c] >= cfg.threshold for c in (BUY, SELL))
-    sim = Simulator(a["open"], a["high"], a["low"], a["close"], a["atr"], sell, a["day"], cfg)
+    sim = Simulator(
+        a["open"], a["high"], a["low"], a["close"], a["atr"], sell, a["day"], cfg, a["minutes"]
+    )
     res = sim.run(buy)
     trades = to_trade_records(res, a["bar_end"])
     model = _metrics(res.equity, a, cfg, market, trades=trades, in_market=res.in_market)

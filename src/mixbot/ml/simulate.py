@@ -84,6 +84,36 @@ EXIT_REASONS = ("stop_loss", "take_profit", "signal", "horizon", "square_off", "
 
 
 @dataclass(frozen=True)
+class SessionRules:
+    """The engine's intraday entry window and square-off (:class:`mixbot.risk.manager.
+    RiskManager.check_entry`, :class:`mixbot.strategy.custom.CustomStrategy`); minutes after
+    local midnight of a bar's END.
+
+    Attributes:
+        open_min, close_min: session; entries only on bars with ``open < minute <= close``.
+        no_entry_after_min: no entry on a bar ending after it (None: no such rule).
+        square_off_min: at the close of the first bar of a day ending at or after it an open
+            position is squared off at the next open, and no entry is taken on or after it.
+        max_daily_entries: entries per day (``risk_management.max_daily_trades``), or None.
+    """
+
+    open_min: int
+    close_min: int
+    no_entry_after_min: int | None = None
+    square_off_min: int | None = None
+    max_daily_entries: int | None = None
+
+    def entry_ok(self, minutes: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """(n,) bool: bars on which the engine may take an entry."""
+        ok = (minutes > self.open_min) & (minutes <= self.close_min)
+        if self.no_entry_after_min is not None:
+            ok &= minutes <= self.no_entry_after_min
+        if self.square_off_min is not None:
+            ok &= minutes < self.square_off_min
+        return ok  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
 class SimConfig:
     """Parameters of one simulation.
 
@@ -103,6 +133,11 @@ class SimConfig:
             plan assume) or ``"close"`` (stop/target compared with each close, unrounded,
             exit at the next open: what :class:`mixbot.strategy.exit.ml_model.
             MLModelExitMixin` does in the engine).
+        session: the engine's intraday session rules (:class:`SessionRules`; needs the
+            ``minutes`` argument of :func:`simulate`), or None for the plain day-end rule.
+        size_at_signal_close: size as the engine's risk manager does, ``floor(min(equity *
+            position_size, cash) / close[i])`` (the signal bar's close), instead of by the
+            fill price.
     """
 
     threshold: float = 0.9
@@ -118,6 +153,8 @@ class SimConfig:
     tick_size: float = 0.05
     periods_per_year: float = float(NSE.trading_days_per_year)
     barriers: str = "intrabar"
+    session: SessionRules | None = None
+    size_at_signal_close: bool = False
 
     def __post_init__(self) -> None:
         checks = [
@@ -256,10 +293,14 @@ def _levels(fill: float, a: float, cfg: SimConfig) -> tuple[float, float]:
     return stop, target
 
 
-def _size(cash: float, fill: float, cfg: SimConfig, charge: Any) -> tuple[int, float]:
+def _size(
+    cash: float, fill: float, cfg: SimConfig, charge: Any, signal_close: float
+) -> tuple[int, float]:
     """(shares, buy charges INR) affordable from ``cash`` at ``fill``; (0, 0) when none.
-    ``charge(side, qty, price)`` gives the INR charges of one order."""
-    qty = int(math.floor(cash * cfg.position_size / fill + 1e-9))
+    ``charge(side, qty, price)`` gives the INR charges of one order; the budget is divided by
+    ``signal_close`` when ``cfg.size_at_signal_close`` (the engine's rule), else by ``fill``."""
+    price = signal_close if cfg.size_at_signal_close else fill
+    qty = int(math.floor(cash * cfg.position_size / price + 1e-9))
     while qty > 0:
         ce = charge("buy", qty, fill)
         if qty * fill + ce <= cash:
@@ -269,6 +310,25 @@ def _size(cash: float, fill: float, cfg: SimConfig, charge: Any) -> tuple[int, f
 
 
 _NONE = 1 << 62  # "no such bar"
+
+
+def _square_off_bars(
+    minutes: npt.NDArray[np.int64], day_end: npt.NDArray[np.int64], square_off_min: int | None
+) -> npt.NDArray[np.int64]:
+    """(n,) for each bar: the first bar at or after it, in its day, ending at or after
+    ``square_off_min`` (the engine's square-off bar), else :data:`_NONE`."""
+    n = minutes.shape[0]
+    out = np.full(n, _NONE, dtype=np.int64)
+    if square_off_min is None:
+        return out
+    flagged = np.flatnonzero(minutes >= square_off_min)
+    if flagged.size == 0:
+        return out
+    k = np.searchsorted(flagged, np.arange(n))
+    nxt = flagged[np.minimum(k, flagged.size - 1)]
+    ok = (k < flagged.size) & (nxt <= day_end)
+    out[ok] = nxt[ok]
+    return out
 
 
 class Simulator:
@@ -290,7 +350,7 @@ class Simulator:
 
     def __init__(
         self, open_: Any, high: Any, low: Any, close: Any, atr: Any, sell: Any, day: Any,
-        cfg: SimConfig,
+        cfg: SimConfig, minutes: Any = None,
     ) -> None:  # fmt: skip
         if cfg.allow_short:
             raise NotImplementedError("allow_short: shorts are not simulated (long-only engine)")
@@ -312,6 +372,11 @@ class Simulator:
         ok[-1] = False
         if ends is not None:
             ok &= ~ends[0]
+        self.square_off: npt.NDArray[np.int64] | None = None
+        if cfg.session is not None and minutes is not None and ends is not None:
+            m = np.asarray(minutes, dtype=np.int64)
+            ok &= cfg.session.entry_ok(m)
+            self.square_off = _square_off_bars(m, ends[1], cfg.session.square_off_min)
         self.eligible: npt.NDArray[np.bool_] = ok
         self.day_end = None if ends is None else ends[1]
         self.fills = _Fills(self.open, self.high, self.low, cfg)
@@ -339,10 +404,12 @@ class Simulator:
         else:
             stop, target = _levels(fill, float(self.atr[i]), cfg)
         day_end = int(self.day_end[j]) if self.day_end is not None else n - 1
-        end = min(i + cfg.horizon, day_end, n - 1)
+        sq = int(self.square_off[j]) if self.square_off is not None else _NONE
+        end = min(i + cfg.horizon, day_end, n - 1, sq)
         # closes j .. last-1 can ask for an exit at the next open (the last bar's close ends
-        # the trade itself when it is the day's or the data's last bar)
-        last = end if end in (day_end, n - 1) else end + 1
+        # the trade itself when it is the day's or the data's last bar; at the square-off
+        # bar's close the engine squares off before asking the exit mixin)
+        last = end if end in (day_end, n - 1, sq) else end + 1
         out = (
             self._by_close(j, last, stop, target)
             if cfg.barriers == "close"
@@ -350,6 +417,9 @@ class Simulator:
         )
         if out is not None:
             x, px, why = out
+        elif end == sq and sq < day_end:
+            x = sq + 1
+            px, why = self.fills.sell(x, float(self.open[x])), "square_off"
         elif end == day_end and self.day_end is not None:
             x, px, why = end, self.fills.sell(end, float(self.close[end])), "square_off"
         elif end == n - 1:
@@ -404,10 +474,19 @@ class Simulator:
         in_market = np.zeros(self.n, dtype=bool)
         trades: list[dict[str, Any]] = []
         cash, prev, skipped, pos = float(cfg.capital), 0, 0, 0
+        cap = cfg.session.max_daily_entries if cfg.session is not None else None
+        if self.day is None:
+            cap = None
+        per_day: dict[int, int] = {}
         while pos < len(cand):
             i = cand[pos]
             fill, stop, target, x, px, reason = self._plan(i)
-            qty, ce = _size(cash, fill, cfg, self.charge)
+            if cap is not None and per_day.get(int(self.day[i]), 0) >= cap:
+                pos += 1  # the engine's max_daily_trades: refused
+                continue
+            qty, ce = _size(cash, fill, cfg, self.charge, float(close[i]))
+            if cap is not None:
+                per_day[int(self.day[i])] = per_day.get(int(self.day[i]), 0) + 1
             if qty == 0:
                 skipped, pos = skipped + 1, pos + 1
                 continue
@@ -446,6 +525,7 @@ def simulate(
     proba: Any,
     day: Any,
     cfg: SimConfig,
+    minutes: Any = None,
 ) -> SimResult:
     """Simulate the long trades ``proba`` asks for, with the rules of the module docstring.
 
@@ -457,6 +537,7 @@ def simulate(
         day: (n,) day ordinal of each bar (intraday: squared off at each day's last bar, use
             :func:`day_index`), or None for daily or slower bars (no square-off).
         cfg: the :class:`SimConfig`.
+        minutes: (n,) bar END minutes after local midnight, for ``cfg.session`` (intraday).
 
     Returns:
         :class:`SimResult` (equity INR, trades, annualised Sharpe or None).
@@ -466,7 +547,7 @@ def simulate(
         NotImplementedError: ``cfg.allow_short`` (shorts are not simulated yet).
     """
     buy, sell = _signals(proba, np.asarray(close).shape[0], cfg.threshold)
-    return Simulator(open_, high, low, close, atr, sell, day, cfg).run(buy)
+    return Simulator(open_, high, low, close, atr, sell, day, cfg, minutes).run(buy)
 
 
 def period_returns(equity: Any, day: Any) -> FloatArray:

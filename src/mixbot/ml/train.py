@@ -111,23 +111,34 @@ def sim_config(cfg: Any, ds: Dataset) -> Any:
     """The :class:`~mixbot.ml.simulate.SimConfig` of ``cfg`` (its broker, size, product, the
     ML mixin's threshold, the labels' ATR multipliers and horizon)."""
     from mixbot.brokers.charges import IndianEquityCharges
-    from mixbot.ml.simulate import SimConfig
+    from mixbot.ml.simulate import SessionRules, SimConfig
 
     p = ml_params(cfg)
     product = cfg.trading.product
+    m = cfg.market
+    session = SessionRules(
+        m.session_open_min,
+        m.session_close_min,
+        m.no_new_entry_after_min,
+        m.square_off_at_min if product == "intraday" else None,
+        cfg.risk.max_daily_trades,
+    )
     return SimConfig(
         threshold=float(p["confidence_threshold"]),
         sl_mult=float(ds.stops["sl_multiplier"]),
         tp_mult=float(ds.stops["tp_multiplier"]),
         horizon=ds.horizon,
         capital=float(cfg.broker.initial_balance),
-        position_size=float(cfg.strategy_position_size)
-        if getattr(cfg, "strategy_position_size", None)
-        else float(cfg.trading.position_size),
+        position_size=float(cfg.trading.position_size),
         charges=IndianEquityCharges.from_config(cfg.broker.commission, product),
         product=product,
         slippage_bps=float(cfg.broker.slippage_bps or 0.0),
         tick_size=float(cfg.broker.tick_size or 0.0),
+        # what the engine does with this config: exit mixins compare with closes and exit at
+        # the next open (MLModelExitMixin), its session rules, its sizing
+        barriers="close",
+        session=session if ds.intraday else None,
+        size_at_signal_close=True,
     )
 
 
@@ -139,8 +150,9 @@ def simulate_block(ds: Dataset, rng: tuple[int, int], proba: np.ndarray, sim: An
     b_ = ds.bars
     day = ds.day[a:b] if ds.intraday else None
     return simulate(
-        b_.open[a:b], b_.high[a:b], b_.low[a:b], b_.close[a:b], ds.atr[a:b], proba, day, sim
-    )
+        b_.open[a:b], b_.high[a:b], b_.low[a:b], b_.close[a:b], ds.atr[a:b], proba, day, sim,
+        b_.minutes[a:b],
+    )  # fmt: skip
 
 
 def block_proba(ds: Dataset, rng: tuple[int, int], index: np.ndarray, p: np.ndarray) -> np.ndarray:
