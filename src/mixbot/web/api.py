@@ -343,4 +343,5 @@ def panic(bot_id: str, body: dict[str, Any]) -> Any:
 
 
 from mixbot.web import api_configs as _api_configs  # noqa: E402,F401  (more routes on bp)
+from mixbot.web import models as _models  # noqa: E402,F401
 from mixbot.web import stream as _stream  # noqa: E402,F401

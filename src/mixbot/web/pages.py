@@ -1,9 +1,10 @@
-"""The HTML pages: login, dashboard, bot page, config editor, new bot, backtests.
+"""The HTML pages: login, dashboard, bot page, config editor, new bot, backtests, models.
 
 Pages are server-rendered (Jinja templates in ``webgui/templates``); their data comes from
 the REST API through small scripts in ``webgui/static`` (no inline scripts: the CSP forbids
-them), so the browser and the API show the same numbers. plotly.js is served from the
-installed ``plotly`` package at ``/vendor/plotly.min.js``.
+them), so the browser and the API show the same numbers; the models page is rendered on the
+server by the functions of its endpoints (:mod:`mixbot.web.models`). plotly.js is served from
+the installed ``plotly`` package at ``/vendor/plotly.min.js``.
 """
 
 from __future__ import annotations
@@ -93,6 +94,17 @@ def bot_page(bot_id: str) -> str:
 def editor(bot_id: str) -> str:
     ref = _bot_or_404(bot_id)
     return render_template("editor.html", ref=ref)
+
+
+@bp.get("/bots/<bot_id>/models")
+@login_required
+def models_page(bot_id: str) -> str:
+    """The bot's ML models (``?version=v0002`` picks one; default the newest) and the
+    selected version's out-of-sample report."""
+    from mixbot.web.models import page
+
+    ref = _bot_or_404(bot_id)
+    return render_template("models.html", ref=ref, **page(ref, request.args.get("version")))
 
 
 @bp.get("/bots/<bot_id>/trades.csv")

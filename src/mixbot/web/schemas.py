@@ -255,3 +255,36 @@ class Chart(Schema):
 class Health(Schema):
     ok = Boolean()
     bots = Integer()
+
+
+class ModelRow(Schema):
+    """A registered model version (the row of `mixbot models`, with the report's verdict)."""
+
+    bot_id = String()
+    version = String(required=True, metadata={"description": "v0001, v0002, ..."})
+    created = String(allow_none=True, metadata={"description": "UTC"})
+    interval = String(allow_none=True)
+    feature_set = String(allow_none=True)
+    data = String(metadata={"description": "first .. last training bar date"})
+    folds = Integer()
+    members = Integer(metadata={"description": "ensemble members of the final model"})
+    oos_trades = Integer(allow_none=True, metadata={"description": "out-of-sample"})
+    oos_sharpe = Float(allow_none=True, metadata={"description": "out-of-sample, annualised"})
+    oos_net_return_pct = Float(allow_none=True, metadata={"description": "out-of-sample, 0-100"})
+    verdict = String(allow_none=True, metadata={"description": "the report's verdict line"})
+    beats_buy_and_hold = Boolean(allow_none=True)
+    beats_no_skill = Boolean(allow_none=True)
+    stops = Dict(metadata={"description": "current ATR multipliers (adapted ones included)"})
+    has_report = Boolean()
+    has_png = Boolean()
+
+
+class ModelDetail(Schema):
+    bot_id = String(required=True)
+    version = String(required=True)
+    row = Nested(ModelRow, required=True)
+    meta = Dict(required=True, metadata={"description": "meta.json without normalisations"})
+    report = Dict(
+        allow_none=True,
+        metadata={"description": "report.json: the out-of-sample report (mixbot.ml.report)"},
+    )
