@@ -349,6 +349,30 @@ def _secrets(c: _Ctx) -> Iterator[Problem]:
                 )
 
 
+def _ml(c: _Ctx) -> Iterator[Problem]:
+    """Two ML mixins share one model: they must agree on its window and horizon; a SELL
+    cannot open a short in this long-only engine (``sides: both`` is a warning)."""
+    entry, exit_ = _get(c.doc, "strategy", "entry_logic"), _get(c.doc, "strategy", "exit_logic")
+    ep, xp = entry.get("params") or {}, exit_.get("params") or {}
+    both = entry.get("name") == "MLModelEntryMixin" and exit_.get("name") == "MLModelExitMixin"
+    for name in ("window", "horizon", "model") if both else ():
+        if name in ep and name in xp and ep[name] != xp[name]:
+            yield c.problem(
+                ("strategy", "exit_logic", "params", name),
+                f"exit_logic.params.{name} {xp[name]!r} differs from entry_logic.params.{name} "
+                f"{ep[name]!r}: both ML mixins use one model",
+                f"set both to {ep[name]!r}",
+            )
+    if entry.get("name") == "MLModelEntryMixin" and ep.get("sides") == "both":
+        yield c.problem(
+            ("strategy", "entry_logic", "params", "sides"),
+            "sides 'both': this engine is long-only, so a SELL signal only closes a long "
+            "(through MLModelExitMixin), it opens no short",
+            "use sides 'long' until short selling is supported",
+            severity="warning",
+        )
+
+
 CHECKS: tuple[Callable[[_Ctx], Iterator[Problem]], ...] = (
     _unsupported,
     _interval,
@@ -360,6 +384,7 @@ CHECKS: tuple[Callable[[_Ctx], Iterator[Problem]], ...] = (
     _market,
     _sizes,
     _secrets,
+    _ml,
 )
 
 

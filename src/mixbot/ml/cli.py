@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 TRAIN_EPILOG = """\
@@ -57,14 +58,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     from mixbot.ml.report_render import render_text
 
     out = pipeline.run(cfg, opts, progress=not args.no_progress)
+    sys.stdout.write(render_text(out.report) + "\n")  # rendered at its own width already
     console = Console()
-    console.print(render_text(out.report))
     console.print(f"model: {out.path} (bot {cfg.bot_id}, version {out.version})")
     console.print(f"report: {out.path / 'report.json'}, {out.path / 'report.png'}")
     return 0
 
 
-def _model_rows(bot_ids: list[str]) -> list[dict[str, Any]]:
+def model_rows(bot_ids: list[str]) -> list[dict[str, Any]]:
+    """One row per registered version of ``bot_ids`` (``mixbot models`` and the web API)."""
     from mixbot.ml import registry
 
     rows = []
@@ -82,9 +84,9 @@ def _model_rows(bot_ids: list[str]) -> list[dict[str, Any]]:
                     "data": f"{m['data']['from'][:10]} .. {m['data']['to'][:10]}",
                     "folds": len(m.get("folds", [])),
                     "members": len(m.get("final", {}).get("members", [])),
-                    "oos_trades": oos.get("trades"),
+                    "oos_trades": oos.get("n_trades"),
                     "oos_sharpe": oos.get("sharpe"),
-                    "oos_net_return_pct": oos.get("net_return_pct"),
+                    "oos_net_return_pct": oos.get("total_return_pct"),
                     "stops": rec.stops,
                     "path": str(rec.path),
                 }
@@ -105,7 +107,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         bots = [load_config(args.config).bot_id]
     else:
         bots = registry.all_bots()
-    rows = _model_rows(bots)
+    rows = model_rows(bots)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0

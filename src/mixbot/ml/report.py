@@ -288,6 +288,13 @@ def _fmt_pct(v: Any) -> str:
     return "n/a" if v is None else f"{v:+.2f} %"
 
 
+def _ordinal(x: float) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``11th``, ``42nd`` of a percentile rounded to an integer."""
+    n = int(round(x))
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def verdict(model: dict[str, Any], bh: dict[str, Any], ns: dict[str, Any]) -> dict[str, Any]:
     """``beats_buy_and_hold``, ``beats_no_skill`` (None when not decidable) and ``text``."""
     n = model["n_trades"]
@@ -314,7 +321,7 @@ def verdict(model: dict[str, Any], bh: dict[str, Any], ns: dict[str, Any]) -> di
     else:
         pss = "n/a" if ps is None else f"{ps:.0f}"
         text += (
-            f"; it ranks at the {pr:.0f}th percentile for net return (Sharpe: {pss}) among "
+            f"; it ranks at the {_ordinal(pr)} percentile for net return (Sharpe: {pss}) among "
             f"{ns['n_seeds']} random-entry runs at its trade frequency: "
             + (
                 "better than random entries (>= 95th)."

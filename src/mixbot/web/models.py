@@ -62,19 +62,13 @@ def model_rows(bot_id: str) -> list[dict[str, Any]]:
         MixbotError: a meta.json or report.json that cannot be read.
     """
     from mixbot.ml import registry
-    from mixbot.ml.cli import _model_rows
+    from mixbot.ml.cli import model_rows
 
     try:
-        rows = _model_rows([bot_id])
-        metas = {r.version: r.meta for r in registry.versions(bot_id)}
+        rows = model_rows([bot_id])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise MixbotError(f"model registry {registry.models_root() / bot_id}: {exc!r}") from exc
     for row in rows:
-        oos = metas.get(row["version"], {}).get("oos") or {}
-        if row["oos_trades"] is None:  # the report's summary names them so
-            row["oos_trades"] = oos.get("n_trades")
-        if row["oos_net_return_pct"] is None:
-            row["oos_net_return_pct"] = oos.get("total_return_pct")
         folder = Path(row["path"])
         rep = _report(folder)
         verdict = (rep or {}).get("verdict") or {}
