@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
+from tests.ml.ml_rig import banknifty_15m
 
 from mixbot.brokers.charges import IndianEquityCharges
-from mixbot.indicators import atr as wilder_atr
-from mixbot.ml.labels import BUY, HOLD, SELL, triple_barrier
+from mixbot.ml.labels import BUY, HOLD, SELL
 from mixbot.ml.report import build_report, calibration, classification, render_text, write_report
 from mixbot.ml.simulate import SimConfig
 
@@ -25,24 +24,7 @@ CFG = SimConfig(threshold=0.9, sl_mult=1.0, tp_mult=2.0, horizon=8, capital=1_00
 @pytest.fixture(scope="module")
 def oos_base(data_dir: Path) -> dict[str, Any]:
     """BANKNIFTY futures 2019 H1, 1-minute bars aggregated to 15 minutes (IST sessions)."""
-    path = data_dir / "nse_1min" / "BANKNIFTY_F1_2019H1.txt"
-    if not path.is_file():
-        pytest.skip(f"missing {path}")
-    names = ["symbol", "date", "time", "open", "high", "low", "close", "volume", "oi"]
-    df = pd.read_csv(path, header=None, names=names)
-    ist = pd.to_datetime(df["date"].astype(str) + " " + df["time"], format="%Y%m%d %H:%M")
-    df.index = ist
-    agg = (
-        df.resample("15min", label="right", closed="right")
-        .agg({"open": "first", "high": "max", "low": "min", "close": "last"})
-        .dropna()
-    )
-    end = agg.index.tz_localize("Asia/Kolkata").tz_convert("UTC").tz_localize(None)
-    o, h, lo, c = (agg[k].to_numpy() for k in ("open", "high", "low", "close"))
-    a = wilder_atr(h, lo, c, 14)
-    labels = triple_barrier(h, lo, c, a, CFG.sl_mult, CFG.tp_mult, CFG.horizon)
-    return {"open": o, "high": h, "low": lo, "close": c, "atr": a, "bar_end": end.to_numpy(),
-            "labels": labels}  # fmt: skip
+    return banknifty_15m(data_dir, CFG.sl_mult, CFG.tp_mult, CFG.horizon)
 
 
 def _oracle(labels: np.ndarray) -> np.ndarray:

@@ -14,13 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 from markupsafe import escape
 from rig import PASSWORDS, Rig
+from tests.ml.ml_rig import banknifty_15m
 
-from mixbot.indicators import atr as wilder_atr
-from mixbot.ml.labels import triple_barrier
 from mixbot.ml.report import build_report, write_report
 from mixbot.ml.simulate import SimConfig
 
@@ -30,23 +28,9 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 def _oos(data_dir: Path) -> dict[str, Any]:
     """BANKNIFTY futures, January-February 2019, 15-minute bars (bar end, naive UTC)."""
-    path = data_dir / "nse_1min" / "BANKNIFTY_F1_2019H1.txt"
-    names = ["symbol", "date", "time", "open", "high", "low", "close", "volume", "oi"]
-    df = pd.read_csv(path, header=None, names=names)
-    df.index = pd.to_datetime(df["date"].astype(str) + " " + df["time"], format="%Y%m%d %H:%M")
-    df = df[df.index < "2019-03-01"]
-    agg = (
-        df.resample("15min", label="right", closed="right")
-        .agg({"open": "first", "high": "max", "low": "min", "close": "last"})
-        .dropna()
-    )
-    end = agg.index.tz_localize("Asia/Kolkata").tz_convert("UTC").tz_localize(None)
-    o, h, lo, c = (agg[k].to_numpy() for k in ("open", "high", "low", "close"))
-    a = wilder_atr(h, lo, c, 14)
-    labels = triple_barrier(h, lo, c, a, CFG.sl_mult, CFG.tp_mult, CFG.horizon)
-    proba = np.random.default_rng(5).dirichlet([0.4, 0.4, 0.4], len(c))
-    return {"open": o, "high": h, "low": lo, "close": c, "atr": a, "bar_end": end.to_numpy(),
-            "labels": labels, "proba": proba}  # fmt: skip
+    oos = banknifty_15m(data_dir, CFG.sl_mult, CFG.tp_mult, CFG.horizon, before="2019-03-01")
+    proba = np.random.default_rng(5).dirichlet([0.4, 0.4, 0.4], len(oos["close"]))
+    return oos | {"proba": proba}
 
 
 def _meta(version: str, report: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from mixbot.errors import ConfigError
 from mixbot.strategy.mixin import Bars
@@ -72,7 +71,7 @@ class Dataset:
         day: local (market time zone) trading day of each bar, an integer ordinal.
         window, horizon: bars per input window; label horizon in bars.
         stops: the barrier multipliers used for the labels.
-        files: ``[{"path", "sha256", "from", "to"}]`` of the data files (dates: local).
+        files: ``[{"path", "sha256"}]`` of the data files (the bars' range: ``bars.end``).
     """
 
     bars: Bars
@@ -173,8 +172,4 @@ def load_dataset(
         stops or config_stops(cfg),
     )
     ds.files = file_hashes(cfg)
-    tz = cfg.market.timezone
-    ends = pd.DatetimeIndex(series.end[[0, -1]]).tz_localize("UTC").tz_convert(tz)
-    for f in ds.files:
-        f["from"], f["to"] = ends[0].isoformat(), ends[1].isoformat()
     return ds

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mixbot.strategy import ml_params
+from mixbot.strategy.exit.atr import ATRExitMixin
 from mixbot.strategy.mixin import Bars, ExitMixin, PositionState
 from mixbot.strategy.registry import register
 
@@ -25,28 +26,18 @@ class MLModelExitMixin(ExitMixin):
 
     PARAMS = {
         **ml_params.shared(),
-        "x_atr_period": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": 500,
-            "default": 14,
-            "description": "ATR period in bars (labels and exit).",
-        },
-        "x_sl_multiplier": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "maximum": 50,
-            "default": 2.0,
+        # the ATR exit's params (one definition), described for their role here
+        "x_atr_period": ATRExitMixin.PARAMS["x_atr_period"]
+        | {"description": "ATR period in bars (labels and exit)."},
+        "x_sl_multiplier": ATRExitMixin.PARAMS["x_sl_multiplier"]
+        | {
             "description": "Starting stop distance in ATRs below the entry (labels' lower "
-            "barrier); `mixbot adapt` moves the model's copy.",
+            "barrier); `mixbot adapt` moves the model's copy."
         },
-        "x_tp_multiplier": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "maximum": 100,
-            "default": 3.0,
+        "x_tp_multiplier": ATRExitMixin.PARAMS["x_tp_multiplier"]
+        | {
             "description": "Starting target distance in ATRs above the entry (labels' upper "
-            "barrier); `mixbot adapt` moves the model's copy.",
+            "barrier); `mixbot adapt` moves the model's copy."
         },
     }
 
