@@ -202,3 +202,20 @@ def test_report_trades_are_the_backtests_trades(models_env: Trained) -> None:
     prices = [(t["entry_price"], t["exit_price"], t["charges"]) for t in report["trades"]]
     want = [(t.entry_price, t.exit_price, t.charges) for t in bt.trades]
     assert np.allclose(prices, want, rtol=0, atol=1e-6)
+
+
+def test_a_model_of_another_feature_set_is_refused(
+    trained: Trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    models = tmp_path / "models"
+    shutil.copytree(trained.models, models)
+    meta_path = models / "0007" / "v0001" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["feature_set"] = "fs0"
+    meta_path.write_text(json.dumps(meta))
+    monkeypatch.setenv("MIXBOT_MODELS", str(models))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"feature set is 'fs0', this mixbot computes 'fs1'"):
+        run_backtest(load_config(trained.config), progress=False)
