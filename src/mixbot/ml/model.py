@@ -21,7 +21,7 @@ TensorFlow is imported by this module: only ``mixbot train`` imports it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 N_CLASSES = 3
@@ -50,7 +50,6 @@ class ModelSpec:
     key_dim: int = 8
     dropout: float = 0.1
     learning_rate: float = 1e-3
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -60,8 +59,9 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
-        """Inverse of :meth:`as_dict`."""
-        d = dict(d)
+        """Inverse of :meth:`as_dict` (keys that are not fields are ignored)."""
+        names = {f.name for f in fields(cls)}
+        d = {k: v for k, v in d.items() if k in names}
         d["dilations"] = tuple(d.get("dilations", (1, 2, 4, 8)))
         return cls(**d)
 

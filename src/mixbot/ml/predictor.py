@@ -98,12 +98,6 @@ class ModelPredictor:
         self._cache: dict[int, np.ndarray] = {}
         self._seen: tuple[int, int, int] | None = None
 
-    def warmup(self) -> int:
-        """Bars before the first prediction: the features' warm-up plus one window."""
-        from mixbot.ml.features import warmup_bars
-
-        return warmup_bars() + self.window
-
     def _group(self, t: np.datetime64) -> _Group | None:
         for g in self.groups:
             if g.start <= t <= g.stop:

@@ -58,11 +58,6 @@ class TrainProgress:
         if self._prog is not None and key in self._tasks:
             self._prog.update(self._tasks[key], advance=advance, note=note)
 
-    def log(self, text: str) -> None:
-        """A line above the bars (or on stderr without them)."""
-        if self._prog is not None:
-            self._prog.console.print(text)
-
     def epoch_start(self, total: int, label: str) -> Callable[[int, dict[str, float]], None]:
         """Restart the epoch bar; returns the Keras epoch hook that advances it."""
         self.bar("epochs", f"  epochs ({label})", total)
