@@ -34,7 +34,7 @@ EPILOG = """examples:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from mixbot.config.schema import SECRET_FIELDS
+    from mixbot.config.schema import secret_fields
     from mixbot.config.secrets import mask
     from mixbot.config.settings import is_settings_file, validate_settings_file
     from mixbot.config.validate import validate_file
@@ -49,7 +49,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 "valid": r.ok,
                 "problems": [p.to_dict() for p in r.problems],
                 **(
-                    {"effective": mask(r.effective, SECRET_FIELDS)}
+                    {"effective": mask(r.effective, secret_fields())}
                     if args.show_effective and r.effective
                     else {}
                 ),
@@ -66,7 +66,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             extra = f", {n_warn} warning{'s' * (n_warn != 1)}" if n_warn else ""
             print(f"{r.file}: {status}{extra}")
             if args.show_effective and r.effective is not None:
-                print(json.dumps(mask(r.effective, SECRET_FIELDS), indent=2))
+                print(json.dumps(mask(r.effective, secret_fields()), indent=2))
     return 0 if all(r.ok for r in reports) else 2
 
 
@@ -134,8 +134,10 @@ def _add_upstox_commands(sub: argparse._SubParsersAction) -> None:  # type: igno
     p.set_defaults(func=run_sim)
     from mixbot.venues import registry as venues
 
-    # each venue's own commands (its registration lists the modules), then `mixbot panic`
-    modules = [m for v in venues.venues() for m in v.cli_modules] + ["mixbot.venues.panic"]
+    # each venue's own commands (its registration lists the modules), then the venue-neutral
+    # `mixbot feed-test` / `data download` and `mixbot panic`
+    modules = [m for v in venues.venues() for m in v.cli_modules]
+    modules += ["mixbot.venues.commands", "mixbot.venues.panic"]
     for module in modules:
         try:
             mod = __import__(module, fromlist=["add_parsers"])

@@ -28,6 +28,10 @@ SECRET_FIELDS: tuple[tuple[str, ...], ...] = (
 )
 
 
+#: What a secret field holds: one ``${ENV_VAR}`` reference.
+SECRET_REF_PATTERN = "^\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}$"
+
+
 @lru_cache(maxsize=1)
 def base_schema() -> dict[str, Any]:
     """The packaged schema with the venue enums filled in (parsed once; callers must not
@@ -50,7 +54,25 @@ def base_schema() -> dict[str, Any]:
         "enum": venues.data_sources(),
         **props["data"]["properties"]["data_source"],
     }
+    for venue in venues.venues():
+        if venue.config_schema is not None:
+            if venue.name in props:
+                raise ValueError(f"venue {venue.name}: its config section clashes with a key")
+            section = props[venue.name] = copy.deepcopy(venue.config_schema)
+            for name in venue.secret_fields:  # a secret is a ${VAR} reference, never a value
+                field = section.setdefault("properties", {}).setdefault(name, {})
+                field.setdefault("type", "string")
+                field["pattern"] = SECRET_REF_PATTERN
     return result
+
+
+def secret_fields() -> tuple[tuple[str, ...], ...]:
+    """Every secret field's path: :data:`SECRET_FIELDS` plus each venue section's
+    ``secret_fields`` (``("binance", "api_secret")``)."""
+    from mixbot.venues import registry as venues
+
+    extra = tuple((v.name, f) for v in venues.venues() for f in v.secret_fields)
+    return SECRET_FIELDS + extra
 
 
 def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:

@@ -93,7 +93,14 @@ def broker_secret(cfg: Any, field: str) -> str | None:
 
     The one lookup of broker secrets (access tokens): the value is never logged.
     """
-    ref = ((cfg.raw or {}).get("broker") or {}).get(field)
+    return section_secret(cfg, "broker", field)
+
+
+def section_secret(cfg: Any, section: str, field: str) -> str | None:
+    """The value of the ``${VAR}`` that ``<section>.<field>`` of ``cfg`` refers to (a venue's
+    section: ``section_secret(cfg, "binance", "api_secret")``), as :func:`broker_secret`:
+    the first referenced variable set to a non-blank value, stripped; None when none is."""
+    ref = ((cfg.raw or {}).get(section) or {}).get(field)
     for var in referenced_vars(ref) if isinstance(ref, str) else []:
         value = os.environ.get(var, "").strip()
         if value:

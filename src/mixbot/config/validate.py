@@ -77,7 +77,7 @@ def _convert(err: ValidationError, src: Source, prefix: tuple[str | int, ...]) -
     line, col = src.locate(parts)
     path = json_path(parts)
     # A secret field holding a literal is a secret written in the file: never echo it.
-    secret = tuple(str(p) for p in parts) in schema_mod.SECRET_FIELDS
+    secret = tuple(str(p) for p in parts) in schema_mod.secret_fields()
     shown = "(value hidden: secret field)" if secret else _short(inst)
     if validator == "required":
         missing = str(err.message).split("'")[1] if "'" in err.message else err.message

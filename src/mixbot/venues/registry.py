@@ -73,6 +73,16 @@ class VenueSpec:
         check_config: ``(config document with defaults, bot id) -> iterable of (json path
             parts, problem, hint)``: the venue's own rules for a config using it (Upstox: the
             tag length, ``algo_name``), or None.
+        config_schema: the JSON Schema (an ``object``) of the venue's own top-level config
+            section, named after the venue (``"binance": {...}`` next to ``broker``);
+            :func:`mixbot.config.schema.base_schema` adds it to the bot schema, so its
+            defaults fill and unknown keys are refused. None: the venue has no section.
+        secret_fields: names of the fields in that section that hold secrets (each must be a
+            ``${VAR}`` reference; masked in output; read with
+            :func:`mixbot.config.secrets.section_secret`).
+        feed_test: runs ``mixbot feed-test --source <data source>`` (the argparse namespace
+            of :mod:`mixbot.venues.commands`) and returns the exit status, or None.
+        download: runs ``mixbot data download --source <data source>`` (same), or None.
     """
 
     name: str
@@ -92,6 +102,10 @@ class VenueSpec:
     cli_modules: tuple[str, ...] = ()
     check_symbol: Callable[[str], tuple[str, str] | None] | None = None
     check_config: Callable[[dict[str, Any], str], Any] | None = None
+    config_schema: dict[str, Any] | None = None
+    secret_fields: tuple[str, ...] = ()
+    feed_test: Callable[[Any], int] | None = None
+    download: Callable[[Any], int] | None = None
 
 
 def register(spec: VenueSpec) -> VenueSpec:
@@ -109,6 +123,8 @@ def register(spec: VenueSpec) -> VenueSpec:
         )
         if clash:
             raise ValueError(f"venue {spec.name}: {sorted(clash)} already belong to {other.name}")
+    if spec.secret_fields and not spec.config_schema:
+        raise ValueError(f"venue {spec.name}: secret_fields without a config_schema")
     if not spec.intervals <= ALL_INTERVALS:
         raise ValueError(
             f"venue {spec.name}: unknown intervals {sorted(spec.intervals - ALL_INTERVALS)}"
@@ -160,6 +176,16 @@ def for_broker(broker_type: str) -> VenueSpec | None:
 def for_source(data_source: str) -> VenueSpec | None:
     """The venue serving ``data.data_source`` = ``data_source``, or None when none does."""
     return next((v for v in venues() if data_source in v.data_sources), None)
+
+
+def feed_test_sources() -> list[str]:
+    """The data sources ``mixbot feed-test --source`` can connect (their venue has a hook)."""
+    return [s for v in venues() if v.feed_test is not None for s in v.data_sources]
+
+
+def download_sources() -> list[str]:
+    """The data sources ``mixbot data download --source`` can fetch from."""
+    return [s for v in venues() if v.download is not None for s in v.data_sources]
 
 
 def is_live(broker_type: str) -> bool:

@@ -14,7 +14,7 @@ import pytest
 
 from mixbot.errors import ConfigError
 from mixbot.feeds.loaders import load_bars
-from mixbot.venues.upstox import cli as upstox_cli
+from mixbot.venues import commands as venue_commands
 from mixbot.venues.upstox.data.candles import (
     CandleCache,
     Interval,
@@ -392,7 +392,7 @@ def test_cli_data_download(
     monkeypatch.setattr(client_mod, "UpstoxClient", Patched)
     monkeypatch.chdir(tmp_path)
     p = argparse.ArgumentParser(prog="mixbot")
-    upstox_cli.add_parsers(p.add_subparsers(dest="command"))
+    venue_commands.add_parsers(p.add_subparsers(dest="command"))
     args = p.parse_args(
         ["data", "download", "--source", "upstox", "RELIANCE", "--interval", "1m",
          "--from", "2025-01-02", "--to", "2025-01-03", "--out", "exports"]

@@ -99,17 +99,16 @@ def _print_static_ip() -> None:
 
 
 def cmd_data_download(args: argparse.Namespace) -> int:
+    """``mixbot data download --source upstox`` (namespace of :mod:`mixbot.venues.commands`):
+    V3 candles of each symbol into the cache, a summary table; exit status 0."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from rich.table import Table
 
-    from mixbot.errors import ConfigError
     from mixbot.venues.upstox.data.candles import fetch_bars, parse_interval, sanitise_key
     from mixbot.venues.upstox.http.client import UpstoxClient
     from mixbot.venues.upstox.instruments import InstrumentMaster
 
-    if args.source != "upstox":
-        raise ConfigError(f"--source {args.source}: only 'upstox' can be downloaded")
     interval = parse_interval(args.interval)
     cache_dir = Path(args.cache_dir) if args.cache_dir else None
     console = Console(stderr=True)
@@ -166,7 +165,8 @@ def cmd_data_download(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Register ``upstox login|status`` and ``data download`` on the ``mixbot`` sub-parsers."""
+    """Register ``upstox login|status`` on the ``mixbot`` sub-parsers (``data download
+    --source upstox`` is :func:`cmd_data_download`, through :mod:`mixbot.venues.commands`)."""
     p = sub.add_parser(
         "upstox",
         help="Upstox account: log in (daily access token), token status",
@@ -193,38 +193,3 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     q.set_defaults(func=cmd_upstox_login)
     q = usub.add_parser("status", help="show whether the saved token is valid and until when")
     q.set_defaults(func=cmd_upstox_status)
-
-    p = sub.add_parser(
-        "data",
-        help="market data: download bars from a venue",
-        description="Market data commands.",
-    )
-    dsub = p.add_subparsers(dest="data_command", metavar="COMMAND", required=True)
-    q = dsub.add_parser(
-        "download",
-        help="download historical bars into the local cache (data/upstox/candles)",
-        description="Download historical candles (Upstox V3), split into the API's per-request "
-        "ranges, merged into the local cache (only missing dates are fetched). Bars are "
-        "labelled by their END time; dates are IST trading dates, inclusive.",
-    )
-    q.add_argument("symbols", nargs="+", metavar="SYMBOL", help="RELIANCE, 'NIFTY 50', NSE_EQ|...")
-    q.add_argument("--source", default="upstox", choices=["upstox"], help="data venue")
-    q.add_argument("--interval", default="1m", help="1m, 5m, 30m, 1h, 1d, 1w, 1mo (default 1m)")
-    q.add_argument("--from", dest="date_from", required=True, help="first date, YYYY-MM-DD")
-    q.add_argument(
-        "--to",
-        dest="date_to",
-        default=None,
-        help="last date, YYYY-MM-DD (default: today, completed bars only)",
-    )
-    q.add_argument("--exchange", default="NSE", help="exchange of bare symbols (default NSE)")
-    q.add_argument("--cache-dir", help="cache folder (default data/upstox/candles)")
-    q.add_argument("--out", help="also write one CSV per symbol into this folder")
-    q.add_argument("--no-cache", action="store_true", help="fetch everything, touch no cache")
-    q.add_argument(
-        "--offline-instruments",
-        action="store_true",
-        help="use the cached instruments master whatever its age",
-    )
-    q.add_argument("--no-progress", action="store_true", help="no progress bar")
-    q.set_defaults(func=cmd_data_download)

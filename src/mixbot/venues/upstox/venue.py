@@ -53,6 +53,18 @@ def _panic(
     return panic_config(cfg, reason=reason, confirm=confirm, say=say, database_url=database_url)
 
 
+def _feed_test(args: Any) -> int:
+    from mixbot.venues.upstox.ws.feedtest import cmd_feed_test
+
+    return cmd_feed_test(args)
+
+
+def _download(args: Any) -> int:
+    from mixbot.venues.upstox.cli import cmd_data_download
+
+    return cmd_data_download(args)
+
+
 def _token_expiry() -> Any:
     """Every Upstox token dies at the next 03:30 IST (:func:`auth.current_token_expiry`)."""
     from mixbot.venues.upstox.auth import current_token_expiry
@@ -101,7 +113,9 @@ SPEC = register(
         panic=_panic,
         secrets=_secrets,
         token_expiry=_token_expiry,
-        cli_modules=("mixbot.venues.upstox.cli", "mixbot.venues.upstox.ws.feedtest"),
+        cli_modules=("mixbot.venues.upstox.cli",),
+        feed_test=_feed_test,
+        download=_download,
         check_symbol=_check_symbol,
         check_config=_check_config,
     )

@@ -5,7 +5,7 @@ connection states, live ticks (at most ``--max-ticks-per-s`` lines a second; a c
 and the bars the strategy would see, for ``--seconds`` wall seconds (or until the stream
 ends). Times are printed in IST. Exit status: 0 ok, 2 token refused / bad symbol.
 
-Wire into the main parser with :func:`add_parsers` (``sub`` = the ``mixbot`` sub-parsers).
+The command line is :mod:`mixbot.venues.commands` (``feed_test`` hook of the Upstox venue).
 """
 
 from __future__ import annotations
@@ -122,23 +122,3 @@ def cmd_feed_test(args: argparse.Namespace) -> int:
         print(f"error: {err}")
         return 2
     return 0
-
-
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Register ``feed-test`` on the ``mixbot`` sub-parsers."""
-    q = sub.add_parser(
-        "feed-test",
-        help="print live ticks and bars from a market-data feed",
-        description="Connect a live market-data feed and print its connection states, ticks "
-        "and bars (IST) for a while. Uses MIXBOT_UPSTOX_API (e.g. the simulator) and the "
-        "saved Upstox token (or UPSTOX_ACCESS_TOKEN).",
-    )
-    q.add_argument("symbol", metavar="SYMBOL", help="BANKNIFTY, RELIANCE, 'NIFTY 50', NSE_FO|...")
-    q.add_argument("--source", default="upstox", choices=["upstox"], help="data venue")
-    q.add_argument("--seconds", type=float, default=60.0, help="how long to run (wall seconds)")
-    q.add_argument("--interval", default="1m", help="bar size: 1m, 5m, 15m, 1h (default 1m)")
-    q.add_argument("--lookback", type=int, default=0, help="history bars to fetch first")
-    q.add_argument(
-        "--max-ticks-per-s", type=int, default=20, help="tick lines printed per second at most"
-    )
-    q.set_defaults(func=cmd_feed_test)
