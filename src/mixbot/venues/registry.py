@@ -31,6 +31,7 @@ BUILTIN = (
     "mixbot.venues.upstox.venue",
     "mixbot.venues.mock",
     "mixbot.venues.reserved",
+    "mixbot.venues.ibkr.venue",
 )
 
 #: The bar sizes the schema's ``data.interval`` allows.

@@ -1,5 +1,5 @@
 """Names the schema reserves for venues that no code implements yet (the validator says
-"not supported yet"): Binance and Interactive Brokers."""
+"not supported yet"): Binance."""
 
 from __future__ import annotations
 
@@ -11,15 +11,6 @@ BINANCE = register(
         summary="Binance (reserved, not supported yet)",
         broker_types=("binance_paper", "binance"),
         data_sources=("binance",),
-        available=False,
-    )
-)
-IBKR = register(
-    VenueSpec(
-        name="ibkr",
-        summary="Interactive Brokers (reserved, not supported yet)",
-        broker_types=("ibkr",),
-        data_sources=("ibkr",),
         available=False,
     )
 )

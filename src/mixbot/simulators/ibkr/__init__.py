@@ -9,6 +9,15 @@
 
 from __future__ import annotations
 
-from mixbot.simulators.ibkr.server import Simulator
+from typing import Any
 
 __all__ = ["Simulator"]
+
+
+def __getattr__(name: str) -> Any:
+    # lazy: `mixbot --help` imports the cli module of this package, not the server
+    if name == "Simulator":
+        from mixbot.simulators.ibkr.server import Simulator
+
+        return Simulator
+    raise AttributeError(name)
