@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -297,6 +298,9 @@ class Simulator:
         from mixbot.simulators.ibkr.handlers import handle
 
         conn = Conn(writer)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:  # many small messages: no Nagle delay
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             if not await self._handshake(reader, conn):
                 return

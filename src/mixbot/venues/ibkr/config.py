@@ -54,6 +54,13 @@ SCHEMA: dict[str, Any] = {
             "default": 15.0,
             "description": "connect / request timeout, s",
         },
+        "max_messages_per_second": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 45,
+            "description": "API messages sent per second at most (IB allows 50; ib_async's "
+            "default 45). Only the local simulator can take more",
+        },
         "use_rth": {
             "type": "boolean",
             "default": True,
@@ -74,6 +81,7 @@ class IbkrConfig:
         sec_type, exchange, primary_exchange, currency, last_trade_date: the contract of
             ``data.symbol``.
         timeout_s: connect and request timeout, seconds.
+        max_messages_per_s: ib_async's send throttle (IB's limit: 50 messages/s).
         use_rth: history restricted to regular trading hours.
     """
 
@@ -88,6 +96,7 @@ class IbkrConfig:
     last_trade_date: str = ""
     timeout_s: float = 15.0
     use_rth: bool = True
+    max_messages_per_s: int = 45
 
     @classmethod
     def of(cls, cfg: Any, env: Any = None) -> IbkrConfig:
@@ -112,4 +121,5 @@ class IbkrConfig:
             last_trade_date=str(s.get("last_trade_date", "")),
             timeout_s=float(s.get("connect_timeout_seconds", 15.0)),
             use_rth=bool(s.get("use_rth", True)),
+            max_messages_per_s=int(s.get("max_messages_per_second", 45)),
         )

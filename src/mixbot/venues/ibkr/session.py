@@ -11,8 +11,9 @@ what they receive into thread-safe queues.
 
 Rate limits: IB allows at most 50 API messages per second per client (TWS API docs,
 "Pacing": "the TWS API can handle up to 50 messages per second"); ib_async throttles its
-own sends to 45 per second (``Client.MaxRequests`` = 45 per ``RequestsInterval`` = 1 s),
-which the session leaves on. Historical-data pacing (60 requests per 10 minutes, no
+own sends to 45 per second (``Client.MaxRequests`` = 45 per ``RequestsInterval`` = 1 s);
+the session sets ``MaxRequests`` from ``ibkr.max_messages_per_second`` (default 45; only
+the local simulator may be given more: its lockstep replay moves one minute per message). Historical-data pacing (60 requests per 10 minutes, no
 identical request within 15 s, 6 per contract within 2 s) is kept by asking history only
 once at warm-up.
 """
@@ -23,6 +24,7 @@ import asyncio
 import concurrent.futures
 import inspect
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -58,6 +60,7 @@ class IbkrSession:
         self._thread = threading.Thread(target=self._run, name="ibkr-session", daemon=True)
         self._thread.start()
         self.ib: Any = self.call(IB)
+        self.ib.client.MaxRequests = int(cfg.max_messages_per_s)
         self._contract: Any = None
         self._lock = threading.Lock()
         self._closed = False
@@ -143,7 +146,16 @@ class IbkrSession:
                     f"(client id {c.client_id}): {exc!r}; is it running with the API enabled? "
                     "(MIXBOT_IBKR_HOST / MIXBOT_IBKR_PORT override the config)"
                 ) from exc
+            self.call(self._no_delay)
             log.info("IBKR: connected to %s:%s as client %s", c.host, c.port, c.client_id)
+
+    def _no_delay(self) -> None:
+        """TCP_NODELAY on the API socket: an order and the next small request are not held
+        back by Nagle's algorithm (ib_async leaves it on)."""
+        transport = getattr(self.ib.client.conn, "transport", None)
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def contract(self, symbol: str) -> Any:
         """The qualified contract of ``symbol`` (the config's sec type, exchange, currency),
