@@ -43,7 +43,7 @@ def step(ib: Any, sim: Any, minutes: int = 1) -> None:
     for _ in range(minutes):
         before = sim.cursor
         ib.client.reqCurrentTime()
-        wait_for(ib, lambda: sim.cursor > before)
+        wait_for(ib, lambda before=before: sim.cursor > before)
 
 
 def test_connect_and_qualify(sim: Any, ib: Any) -> None:

@@ -7,10 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ibkr_rig import FILE, config, make_sim
 
 from mixbot.engine.runner import Bot
-
-from ibkr_rig import FILE, config, make_sim
 
 
 def _key(t):  # type: ignore[no-untyped-def]
@@ -35,8 +34,9 @@ def test_ibkr_session_trades_like_the_replay(
     try:
         for k, v in sim.env().items():
             monkeypatch.setenv(k, v)
-        ib_cfg = config(tmp_path, "ib", data={"to": "2019-01-03"},
-                        ibkr={"max_messages_per_second": 100_000})
+        ib_cfg = config(
+            tmp_path, "ib", data={"to": "2019-01-03"}, ibkr={"max_messages_per_second": 100_000}
+        )
         bot = Bot(ib_cfg, fresh=True)
         got = bot.run()
         orders = sim.call(lambda: list(sim.exchange.orders.values()))

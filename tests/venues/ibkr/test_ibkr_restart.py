@@ -57,7 +57,9 @@ def _settle(broker: IbkrBroker, cond: Any) -> None:
         time.sleep(0.01)
 
 
-def _order(broker: IbkrBroker, data: Any, side: str, tag: str, exectype: int, price: Any = None) -> Any:
+def _order(
+    broker: IbkrBroker, data: Any, side: str, tag: str, exectype: int, price: Any = None
+) -> Any:
     fn = broker.buy if side == "BUY" else broker.sell
     return fn(SimpleNamespace(), data, size=20, exectype=exectype, price=price, tag=tag)
 

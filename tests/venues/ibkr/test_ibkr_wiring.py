@@ -53,7 +53,9 @@ def test_feed_test_unknown_contract(sim: Any, monkeypatch: pytest.MonkeyPatch, c
 def test_ibkr_sim_command(tmp_path: Path, capsys: Any) -> None:
     from mixbot.cli import build_parser
 
-    args = build_parser().parse_args(["ibkr-sim", "--port", "0", "--data", "x.txt", "--speed", "60"])
+    args = build_parser().parse_args(
+        ["ibkr-sim", "--port", "0", "--data", "x.txt", "--speed", "60"]
+    )
     assert args.port == 0 and args.speed == 60.0 and args.data == ["x.txt"]
     bad = tmp_path / "bad.txt"
     bad.write_text("not,a,bar,file\n")

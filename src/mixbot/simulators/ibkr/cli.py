@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from mixbot.errors import DataFileError
 from mixbot.paths import expand_data_path
 
-
 DESCRIPTION = (
     "Serve a local TWS / IB Gateway (TWS socket protocol, server version 178) replaying real "
     "1-minute bar files."

@@ -142,7 +142,9 @@ class Exchange:
         self._emit(o, None)
         return True
 
-    def on_minute(self, con_id: int, end_s: int, op: float, hi: float, lo: float, cl: float) -> None:
+    def on_minute(
+        self, con_id: int, end_s: int, op: float, hi: float, lo: float, cl: float
+    ) -> None:
         """Match the working LMT/STP orders of ``con_id`` against the minute ending at
         ``end_s``, then take its close as the last price."""
         self.now_s = max(self.now_s, end_s - 60)

@@ -153,7 +153,9 @@ def historical_data(sim: Simulator, conn: Conn, f: list[str]) -> None:
         (bar_date(e - 60, fmt, tz), o, h, low, cl, v)
         for e, o, h, low, cl, v in (inst.bar(i) for i in range(lo, hi))
     ]
-    conn.send(M.historical_data(req_id, bar_date(end_s - span, 1, tz), bar_date(end_s, 1, tz), bars))
+    conn.send(
+        M.historical_data(req_id, bar_date(end_s - span, 1, tz), bar_date(end_s, 1, tz), bars)
+    )
     if keep:
         conn.kud_subs[req_id] = inst.contract.con_id
         conn.acked = True
@@ -199,7 +201,9 @@ def place_order(sim: Simulator, conn: Conn, f: list[str]) -> None:
     ex = sim.exchange
     found = find_instrument(sim, req.contract)
     if len(found) != 1:
-        conn.send(M.error(req.order_id, 200, "No security definition has been found for the request"))
+        conn.send(
+            M.error(req.order_id, 200, "No security definition has been found for the request")
+        )
         return
     if req.order_type not in ("MKT", "LMT", "STP"):
         conn.send(M.error(req.order_id, 387, f"Unsupported order type {req.order_type}"))

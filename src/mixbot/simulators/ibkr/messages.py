@@ -161,9 +161,7 @@ def exec_details(req_id: int, o: Any, c: SimContract, x: Any) -> bytes:
 def commission_report(x: Any, currency: str) -> bytes:
     """``commissionReport``: version, execId, commission, currency, realizedPNL, yield,
     yieldRedemptionDate (unset: empty)."""
-    return frame(
-        [P.COMMISSION_REPORT, 1, x.exec_id, fmt_num(x.commission), currency, "", "", ""]
-    )
+    return frame([P.COMMISSION_REPORT, 1, x.exec_id, fmt_num(x.commission), currency, "", "", ""])
 
 
 def position(account: str, c: SimContract, qty: float, avg_cost: float) -> bytes:
@@ -196,7 +194,9 @@ def historical_update(req_id: int, bar: tuple[Any, ...]) -> bytes:
     )  # fmt: skip
 
 
-def realtime_bar(req_id: int, start_s: int, o: float, h: float, lo: float, c: float, v: float) -> bytes:
+def realtime_bar(
+    req_id: int, start_s: int, o: float, h: float, lo: float, c: float, v: float
+) -> bytes:
     """``realtimeBar``: version, reqId, bar START (epoch s), open, high, low, close, volume,
     WAP, count."""
     return frame(

@@ -49,7 +49,12 @@ log = logging.getLogger(__name__)
 #: Seconds a fill waits for its commission report after IB said Filled.
 COMMISSION_WAIT_S = 5.0
 
-FINAL = {"Filled": "Completed", "Cancelled": "Canceled", "ApiCancelled": "Canceled", "Inactive": "Rejected"}
+FINAL = {
+    "Filled": "Completed",
+    "Cancelled": "Canceled",
+    "ApiCancelled": "Canceled",
+    "Inactive": "Rejected",
+}
 
 
 @dataclass
@@ -250,12 +255,13 @@ class IbkrBroker(bt.BrokerBase, BrokerAdoption):  # type: ignore[misc]
         from ib_async import LimitOrder, MarketOrder, StopOrder
 
         action = "BUY" if vo.order.isbuy() else "SELL"
+        o: Any
         if vo.ib_type == "MKT":
             o = MarketOrder(action, vo.qty)
         elif vo.ib_type == "LMT":
-            o = LimitOrder(action, vo.qty, vo.price)
+            o = LimitOrder(action, vo.qty, float(vo.price or 0.0))
         else:
-            o = StopOrder(action, vo.qty, vo.price)
+            o = StopOrder(action, vo.qty, float(vo.price or 0.0))
         o.orderRef = vo.tag
         o.tif = "DAY" if vo.ib_type == "MKT" else "GTC"
         if vo.order.ref in self.oca:

@@ -34,13 +34,21 @@ SCHEMA: dict[str, Any] = {
             "description": "API client id; one per connected bot (orders are found again "
             "after a restart under the same client id)",
         },
-        "account": {"type": "string", "default": "", "description": "account id ('' = the only one)"},
+        "account": {
+            "type": "string",
+            "default": "",
+            "description": "account id ('' = the only one)",
+        },
         "sec_type": {
             "enum": ["STK", "FUT", "CASH", "IND", "CFD"],
             "default": "STK",
             "description": "IB security type of data.symbol",
         },
-        "exchange": {"type": "string", "default": "SMART", "description": "IB exchange (SMART, NSE ...)"},
+        "exchange": {
+            "type": "string",
+            "default": "SMART",
+            "description": "IB exchange (SMART, NSE ...)",
+        },
         "primary_exchange": {"type": "string", "default": "", "description": "e.g. NASDAQ"},
         "currency": {"type": "string", "default": "USD", "description": "contract currency"},
         "last_trade_date": {

@@ -244,7 +244,9 @@ class IbkrFeed(LiveFeed):
                 return
         self._q.put(_ACK)
 
-    def _minute(self, end: dt.datetime, o: float, h: float, lo: float, c: float, v: float) -> list[Bar]:
+    def _minute(
+        self, end: dt.datetime, o: float, h: float, lo: float, c: float, v: float
+    ) -> list[Bar]:
         """One 1-minute bar into the aggregator (``aggregate_frame``'s rule); the strategy
         bars it completes."""
         done = self._agg.add_bar(end, o, h, lo, c, v)

@@ -56,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         print(f"history: {len(hist)} 1-minute bars")
         for b in hist[-max(0, int(args.lookback)) :] if args.lookback else []:
-            print(f"  {b.date:%Y-%m-%d %H:%M} o={b.open} h={b.high} l={b.low} c={b.close} v={b.volume:g}")
+            print(
+                f"  {b.date:%Y-%m-%d %H:%M} o={b.open} h={b.high} l={b.low} c={b.close} v={b.volume:g}"
+            )
         _stream(session, contract, args)
         return 0
     finally:
@@ -76,10 +78,14 @@ def _stream(session: Any, contract: Any, args: argparse.Namespace) -> None:
             state["second"], state["printed"] = sec, 0
         if state["printed"] < limit:
             state["printed"] += 1
-            print(f"  5s {b.time:%Y-%m-%d %H:%M:%S} o={b.open_} h={b.high} l={b.low} c={b.close} v={b.volume:g}")
+            print(
+                f"  5s {b.time:%Y-%m-%d %H:%M:%S} o={b.open_} h={b.high} l={b.low} c={b.close} v={b.volume:g}"
+            )
         start = int(b.time.timestamp())
         if (start + 5) % 60 == 0:
-            print(f"minute bar ending {time.strftime('%Y-%m-%d %H:%M', time.gmtime(start + 5))} UTC")
+            print(
+                f"minute bar ending {time.strftime('%Y-%m-%d %H:%M', time.gmtime(start + 5))} UTC"
+            )
             session.ib.client.reqCurrentTime()
 
     def on_error(req_id: int, code: int, text: str, contract: Any = None) -> None:

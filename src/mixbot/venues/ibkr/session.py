@@ -88,9 +88,11 @@ class IbkrSession:
             if inspect.isawaitable(res):
                 task = asyncio.ensure_future(res)
                 task.add_done_callback(
-                    lambda t: fut.set_exception(t.exception())
-                    if t.exception() is not None
-                    else fut.set_result(t.result())
+                    lambda t: (
+                        fut.set_exception(t.exception())
+                        if t.exception() is not None
+                        else fut.set_result(t.result())
+                    )
                 )
             else:
                 fut.set_result(res)
@@ -99,7 +101,9 @@ class IbkrSession:
         try:
             return fut.result(timeout or self.cfg.timeout_s * 2)
         except concurrent.futures.TimeoutError as exc:
-            raise IbkrError(f"IBKR: no answer within {timeout or self.cfg.timeout_s * 2:g} s") from exc
+            raise IbkrError(
+                f"IBKR: no answer within {timeout or self.cfg.timeout_s * 2:g} s"
+            ) from exc
 
     def post(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue ``fn(*args)`` on the loop without waiting (errors are logged)."""
@@ -140,7 +144,7 @@ class IbkrSession:
                     c.account,
                     timeout=c.timeout_s * 4,
                 )
-            except (OSError, asyncio.TimeoutError, ConnectionError) as exc:
+            except (TimeoutError, OSError, ConnectionError) as exc:
                 raise IbkrError(
                     f"IBKR: cannot connect to TWS / IB Gateway at {c.host}:{c.port} "
                     f"(client id {c.client_id}): {exc!r}; is it running with the API enabled? "
