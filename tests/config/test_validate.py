@@ -327,9 +327,7 @@ def test_symbol_and_symbols_both(minimal: dict[str, Any]) -> None:
 @pytest.mark.parametrize(("section", "key", "name"), [
     ("broker", "type", "binance_paper"),
     ("broker", "type", "binance"),
-    ("broker", "type", "ibkr"),
     ("data", "data_source", "binance"),
-    ("data", "data_source", "ibkr"),
 ])  # fmt: skip
 def test_reserved_names_not_supported_yet(
     minimal: dict[str, Any], section: str, key: str, name: str
