@@ -30,8 +30,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: IB's historical-data pacing (TWS API docs, "Historical Data Limitations"): no more than
-#: 60 requests within any 10-minute period (wall seconds here).
+#: IB's historical-data pacing (TWS API docs, "Historical Data Limitations",
+#: https://interactivebrokers.github.io/tws-api/historical_limitations.html): no more than
+#: 60 requests within any 10-minute period (wall seconds here). IB applies it to bars of
+#: 30 s or less and keeps it as a soft limit above; the simulator applies it to all.
 HIST_PACING = (60, 600.0)
 
 

@@ -9,13 +9,17 @@ bot handles a bar reaches the socket before the acknowledgement of that bar. ib_
 events (order status, fills, bars) fire on that loop; the feed and the broker only put
 what they receive into thread-safe queues.
 
-Rate limits: IB allows at most 50 API messages per second per client (TWS API docs,
-"Pacing": "the TWS API can handle up to 50 messages per second"); ib_async throttles its
-own sends to 45 per second (``Client.MaxRequests`` = 45 per ``RequestsInterval`` = 1 s);
+Rate limits: "the TWS API's inherent limitation of 50 messages per second" (TWS API docs,
+Order Limitations, https://interactivebrokers.github.io/tws-api/order_limitations.html; the
+same page: at most 20 active orders per contract per side per account). ib_async throttles
+its own sends to 45 per second (``Client.MaxRequests`` = 45 per ``RequestsInterval`` = 1 s);
 the session sets ``MaxRequests`` from ``ibkr.max_messages_per_second`` (default 45; only
-the local simulator may be given more: its lockstep replay moves one minute per message). Historical-data pacing (60 requests per 10 minutes, no
-identical request within 15 s, 6 per contract within 2 s) is kept by asking history only
-once at warm-up.
+the local simulator may be given more: its lockstep replay moves one minute per message).
+Historical data (https://interactivebrokers.github.io/tws-api/historical_limitations.html):
+at most 50 open requests at once; the pacing rules (no identical request within 15 s, fewer
+than 6 per contract within 2 s, at most 60 per 10 minutes) bind bars of 30 s or less, and
+are "lifted" but kept as a soft limit for 1-minute bars and up. The feed asks history once,
+at warm-up, for whole days of 1-minute bars.
 """
 
 from __future__ import annotations
