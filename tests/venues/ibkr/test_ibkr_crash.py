@@ -68,6 +68,7 @@ def test_kill9_restarts_find_their_orders(data_dir: Path, tmp_path: Path) -> Non
         stored = {o["tag"]: o for o in store.orders()}
         fills = store.fills()
         positions = store.positions()
+        reconciles = [e["message"] for e in store.events("reconcile")]
     finally:
         store.close()
     refs = [o.order_ref for o in orders]
@@ -81,3 +82,4 @@ def test_kill9_restarts_find_their_orders(data_dir: Path, tmp_path: Path) -> Non
     net = sum((1 if o.action == "BUY" else -1) * o.filled * 20 for o in orders)
     assert sum(p["qty"] for p in positions) == pytest.approx(net)
     assert len(fills) >= 2, "the session did not trade"
+    assert any("adopted orderRef" in m for m in reconciles), reconciles  # found again at IB
