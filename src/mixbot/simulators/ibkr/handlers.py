@@ -245,6 +245,15 @@ def cancel_order(sim: Simulator, conn: Conn, f: list[str]) -> None:
         conn.send(M.error(oid, 202, "Order Canceled - reason:"))
 
 
+def global_cancel(sim: Simulator, conn: Conn, f: list[str]) -> None:
+    """58: version. Cancels every working order of the account, whoever placed it."""
+    for o in sorted(sim.exchange.orders.values(), key=lambda x: x.perm_id):
+        if sim.exchange.cancel(o):
+            for c in sim.conns:
+                if c.client_id == o.client_id:
+                    c.send(M.error(o.order_id, 202, "Order Canceled - reason:"))
+
+
 def open_orders(sim: Simulator, conn: Conn, f: list[str]) -> None:
     """5 reqOpenOrders (this client's) / 16 reqAllOpenOrders: openOrder + orderStatus of
     every working order, then openOrderEnd."""
@@ -329,6 +338,7 @@ HANDLERS: dict[int, Any] = {
     49: current_time,
     50: realtime_bars,
     51: cancel_sub,
+    58: global_cancel,
     59: ignore,
     61: positions,
     64: ignore,

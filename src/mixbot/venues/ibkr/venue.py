@@ -10,6 +10,7 @@ every minute-based interval from 5-second bars; daily bars are not served in thi
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 from mixbot.venues.ibkr.config import SCHEMA
@@ -42,6 +43,19 @@ def _build_broker(cfg: Any, feed: Any, known_tags: set[str], session: Any) -> An
     return build_broker(cfg, feed, known_tags, session)
 
 
+def _panic(
+    cfg: Any,
+    *,
+    reason: str,
+    confirm: Callable[[str], bool],
+    say: Callable[..., None],
+    database_url: str | None = None,
+) -> int:
+    from mixbot.venues.ibkr.panic import panic_config
+
+    return panic_config(cfg, reason=reason, confirm=confirm, say=say, database_url=database_url)
+
+
 def _feed_test(args: argparse.Namespace) -> int:
     from mixbot.venues.ibkr.feedtest import run
 
@@ -61,6 +75,7 @@ SPEC = register(
         open_session=_open_session,
         build_feed=_build_feed,
         build_broker=_build_broker,
+        panic=_panic,
         feed_test=_feed_test,
         cli_modules=("mixbot.venues.ibkr.cli",),
     )
