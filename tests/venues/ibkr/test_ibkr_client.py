@@ -95,7 +95,8 @@ def test_realtime_bars_make_the_files_minutes(sim: Any, ib: Any) -> None:
 
 def test_market_order_filled_with_commission(sim: Any, ib: Any) -> None:
     c = banknifty(ib)
-    ib.reqRealTimeBars(c, 5, "TRADES", False)
+    rt = ib.reqRealTimeBars(c, 5, "TRADES", False)
+    wait_for(ib, lambda: len(rt) == 12)  # the first minute is out: the last price is set
     trade = ib.placeOrder(c, MarketOrder("BUY", 2, orderRef="t:1:entry"))
     wait_for(ib, lambda: trade.orderStatus.status == "Filled" and trade.fills
              and trade.fills[-1].commissionReport.execId != "")  # fmt: skip
@@ -110,7 +111,8 @@ def test_market_order_filled_with_commission(sim: Any, ib: Any) -> None:
 
 def test_limit_cancelled_and_stop_filled_by_later_minute(sim: Any, ib: Any) -> None:
     c = banknifty(ib)
-    ib.reqRealTimeBars(c, 5, "TRADES", False)
+    rt = ib.reqRealTimeBars(c, 5, "TRADES", False)
+    wait_for(ib, lambda: len(rt) == 12)
     far = ib.placeOrder(c, LimitOrder("SELL", 1, 99_999.0, orderRef="t:2:tp"))
     wait_for(ib, lambda: far.orderStatus.status == "Submitted")
     ib.cancelOrder(far.order)
