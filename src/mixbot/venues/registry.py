@@ -29,6 +29,7 @@ BUILTIN = (
     "mixbot.venues.yahoo",
     "mixbot.venues.paper",
     "mixbot.venues.upstox.venue",
+    "mixbot.venues.binance.venue",
     "mixbot.venues.mock",
     "mixbot.venues.reserved",
 )

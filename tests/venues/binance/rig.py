@@ -1,0 +1,31 @@
+"""Helpers of the Binance venue tests: example configs validated and built."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from mixbot.config.model import BotConfig, build
+from mixbot.config.validate import validate_file
+from mixbot.paths import REPO_ROOT
+
+PAPER_EXAMPLE = REPO_ROOT / "config/trading/binance_paper_btcusdt.json"
+LIVE_EXAMPLE = REPO_ROOT / "config/trading/live/binance_btcusdt.json"
+SIM_ENV = {"BINANCE_API_KEY": "sim-key", "BINANCE_API_SECRET": "sim-secret"}
+
+
+def make_cfg(doc: dict[str, Any], path: Path, env: dict[str, str] | None = None) -> BotConfig:
+    """Validate ``doc`` (written to ``path``) and build it; fails the test on problems."""
+    path.write_text(json.dumps(doc))
+    report = validate_file(path, text=path.read_text(), env=env or {})
+    assert report.ok, [p.render() for p in report.errors]
+    return build(report.effective, path)
+
+
+def paper_doc(**sections: dict[str, Any]) -> dict[str, Any]:
+    """The binance_paper example with ``sections`` merged in."""
+    doc: dict[str, Any] = json.loads(PAPER_EXAMPLE.read_text())
+    for sec, fields in sections.items():
+        doc.setdefault(sec, {}).update(fields)
+    return doc
