@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +31,14 @@ def paper_doc(**sections: dict[str, Any]) -> dict[str, Any]:
     for sec, fields in sections.items():
         doc.setdefault(sec, {}).update(fields)
     return doc
+
+
+def wait_until(pred: Callable[[], Any], timeout: float = 30.0) -> bool:
+    """Poll ``pred`` until true (a hang guard of ``timeout`` wall seconds, never a delay
+    the test relies on)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.01)
+    return bool(pred())

@@ -168,7 +168,8 @@ async def _answer(
     body = (await request.text()) if request.can_read_body else ""
     try:
         if signed:
-            params = g.check_signed(request.headers.get("X-MBX-APIKEY"), request.query_string, body)
+            raw_query = request.raw_path.partition("?")[2]  # as signed: still URL-encoded
+            params = g.check_signed(request.headers.get("X-MBX-APIKEY"), raw_query, body)
         else:
             params = dict(request.query)
             params.update(dict(parse_qsl(body)))
