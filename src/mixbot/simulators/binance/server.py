@@ -7,7 +7,8 @@ second; with speed 0 only :meth:`BinanceSim.step` moves it (tests drive it, so t
 depend on the machine's speed). Each step closes the bar that opened at the clock: its
 kline goes out with ``x: true``, resting orders are matched against it (see
 :mod:`~mixbot.simulators.binance.exchange`), then the next bar's first update goes out
-(``x: false``, open price only). REST klines serve only bars closed by the clock (plus
+(``x: false``, open price only). At the end of the data the clock stops
+(:attr:`finished`); the sockets stay open until :meth:`stop`. REST klines serve only bars closed by the clock (plus
 the one in progress). Signature timestamps and rate windows use the WALL clock.
 
 Usage (also ``mixbot binance-sim``)::
@@ -201,9 +202,9 @@ class BinanceSim:
         return done
 
     async def _finish(self) -> None:
-        if not self.finished:
-            self.finished = True
-            await self.streams.end_of_data()
+        # the sockets stay open (Binance never ends a stream): a client still reading the
+        # last candles keeps them; they close when the simulator stops
+        self.finished = True
 
     async def _pace(self) -> None:
         delay = self.bars.step_ms / 1000.0 / self.speed

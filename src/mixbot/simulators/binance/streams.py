@@ -5,7 +5,7 @@
   ["btcusdt@kline_1m"], "id": N}`` is answered ``{"result": null, "id": N}``; then kline
   events (``e: kline``, ``k.x`` true when the candle is closed) as the clock moves. Any
   interval that is a multiple of the file's bar size is served (aggregated on the UTC grid).
-  At the end of the replay the server closes these sockets with code 1000.
+  They stay open at the end of the replay (closed, 1000, when the simulator stops).
 * WebSocket API (``/ws-api/v3``): ``userDataStream.subscribe.signature`` (params ``apiKey``,
   ``timestamp``, ``signature`` = HMAC-SHA256 of the other params sorted by name) answers
   ``{"id", "status": 200, "result": {"subscriptionId": 0}}``; then every account event as
@@ -106,11 +106,6 @@ class Streams:
             chunk[0, 4] = 0.0
             out.append(_event(self.sim, kline_row(close_ms, ms, chunk), iv, False))
         return out
-
-    async def end_of_data(self) -> None:
-        """The replay ended: close the market sockets normally (1000)."""
-        for ws in list(self.market):
-            await ws.close(code=1000, message=b"end of replay")
 
     # ------------------------------------------------------------------ WebSocket API
     async def _ws_api(self, request: web.Request) -> web.WebSocketResponse:

@@ -119,6 +119,8 @@ class BinanceFeed(LiveFeed):
         """Why entries should wait (not LIVE, or no candle update for stale_after_s), or None."""
         if not self._live:
             return f"feed not live ({self.state_name})"
+        if self._ended:
+            return None  # every bar is queued; the strategy is catching up with them
         idle = time.monotonic() - self._update_wall
         if idle > float(self.p.stale_after_s):
             return f"no candle update for {idle:.1f} s (limit {self.p.stale_after_s:g} s)"
@@ -328,8 +330,7 @@ class BinanceFeed(LiveFeed):
     def _finish(self) -> None:
         if self._ended:
             return
-        self._ended = True
-        self._live = False
+        self._ended = True  # (still "live": the bars queued before the end are the live ones)
         for b in self._agg.flush():
             if self._stop_end is None or b.end < self._stop_end:
                 self.push_bar(b.end, b.open, b.high, b.low, b.close, b.volume)
