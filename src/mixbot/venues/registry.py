@@ -29,8 +29,8 @@ BUILTIN = (
     "mixbot.venues.yahoo",
     "mixbot.venues.paper",
     "mixbot.venues.upstox.venue",
-    "mixbot.venues.binance.venue",
     "mixbot.venues.mock",
+    "mixbot.venues.binance.venue",
     "mixbot.venues.reserved",
 )
 

@@ -69,6 +69,7 @@ def test_binance_feed_and_paper_broker_trade_like_the_replayed_file(
     replay = Bot(replay_cfg, fresh=True).run()
 
     assert len(replay.trades) >= 2
+    assert all(t.size != int(t.size) for t in replay.trades)  # fractional BTC (CRYPTO profile)
     assert [_key(t) for t in live.trades] == [_key(t) for t in replay.trades]
     assert live.bars == replay.bars > 1400  # the loader drops the zero-volume minutes
     assert live.final_value == pytest.approx(replay.final_value, abs=1e-6)

@@ -34,7 +34,9 @@ SCHEMA: dict[str, Any] = {
         "weight_budget": {"type": "integer", "minimum": 10, "maximum": 6000, "default": 4800,
                           "description": "REST request weight per minute the bot allows itself "
                           "(Binance's limit is 6,000 per IP)."},
-        "recv_window_ms": {"type": "integer", "minimum": 1000, "maximum": 60000, "default": 5000},
+        "recv_window_ms": {"type": "integer", "minimum": 1000, "maximum": 60000, "default": 5000,
+                           "description": "recvWindow of SIGNED requests, ms (Binance: default "
+                           "5,000, at most 60,000)."},
     },
 }  # fmt: skip
 

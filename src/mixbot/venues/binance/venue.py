@@ -2,7 +2,8 @@
 
 * data source ``binance``: klines over the market websocket, REST warm-up and back-fill;
 * broker ``binance_paper``: the paper broker on that live feed (paper store, no real order);
-* broker ``binance``: real spot orders (live store), see :mod:`mixbot.venues.binance.broker`.
+* broker ``binance``: real spot orders: NOT supported yet (refused by the validator); the
+  order layer it will stand on is :mod:`mixbot.venues.binance.orders`.
 
 Config section ``binance`` (root of a bot config): hosts, ``api_key`` / ``api_secret`` as
 ``${VAR}`` (:mod:`mixbot.venues.binance.config`). Intervals: Binance klines come in 1m .. 1d;
@@ -30,12 +31,6 @@ def _build_feed(
     from mixbot.venues.binance.wiring import build_feed
 
     return build_feed(cfg, mode, date_from, date_to, session)
-
-
-def _build_broker(cfg: Any, feed: Any, known_tags: set[str], session: Any) -> Any:
-    from mixbot.venues.binance.wiring import build_live_broker
-
-    return build_live_broker(cfg, feed, known_tags, session)
 
 
 def _build_paper(cfg: Any, feed: Any, known_tags: set[str], session: Any) -> Any:
@@ -72,24 +67,6 @@ def _check_paper(doc: dict[str, Any], bot_id: str) -> Iterator[tuple[tuple[str, 
                'set data.data_source to "binance"')  # fmt: skip
 
 
-SPEC = register(
-    VenueSpec(
-        name="binance",
-        summary="Binance spot: live klines (binance), real orders (binance)",
-        broker_types=("binance",),
-        data_sources=("binance",),
-        live=True,
-        config_section=_config_section,
-        build_feed=_build_feed,
-        build_broker=_build_broker,
-        secrets=_secrets,
-        cli_modules=("mixbot.simulators.binance.cli",),
-        check_symbol=_check_symbol,
-        config_schema=SCHEMA,
-        secret_fields=SECRET_FIELDS,
-        feed_test=_feed_test,
-    )
-)
 PAPER = register(
     VenueSpec(
         name="binance_paper",
@@ -97,5 +74,32 @@ PAPER = register(
         broker_types=("binance_paper",),
         build_broker=_build_paper,
         check_config=_check_paper,
+    )
+)
+#: Real orders: the order layer (:mod:`mixbot.venues.binance.orders`, user data over the
+#: WebSocket API, crash-safe client order ids) is built and tested against the simulator;
+#: the Backtrader broker on it is not, so the validator refuses ``broker.type: binance``.
+LIVE = register(
+    VenueSpec(
+        name="binance_live",
+        summary="Binance spot real orders (not supported yet: the Backtrader broker on the "
+        "order layer is missing; use binance_paper)",
+        broker_types=("binance",),
+        available=False,
+    )
+)
+SPEC = register(
+    VenueSpec(
+        name="binance",
+        summary="Binance spot: live klines over the market websocket (data source binance)",
+        data_sources=("binance",),
+        config_section=_config_section,
+        build_feed=_build_feed,
+        secrets=_secrets,
+        cli_modules=("mixbot.simulators.binance.cli",),
+        check_symbol=_check_symbol,
+        config_schema=SCHEMA,
+        secret_fields=SECRET_FIELDS,
+        feed_test=_feed_test,
     )
 )

@@ -1,5 +1,5 @@
 """Engine wiring of the Binance venue: the feed of data source ``binance`` and the brokers
-``binance_paper`` (the paper broker on the live Binance feed) and ``binance`` (real orders).
+``binance_paper`` (the paper broker on the live Binance feed).
 Called through the registry (:mod:`mixbot.venues.binance.venue`) by :mod:`mixbot.engine.build`.
 """
 
@@ -58,9 +58,3 @@ def build_paper_broker(cfg: Any, feed: Any, known_tags: set[str], session: Any) 
         "paper", b.initial_balance, commission, b.slippage_bps, b.tick_size, cfg.trading.product
     )
 
-
-def build_live_broker(cfg: Any, feed: Any, known_tags: set[str], session: Any) -> Any:
-    """The real-order broker ``binance`` (:mod:`mixbot.venues.binance.broker`)."""
-    from mixbot.venues.binance.broker import binance_broker
-
-    return binance_broker(cfg, feed, known_tags)
