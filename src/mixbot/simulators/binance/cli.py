@@ -37,6 +37,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--cash", type=float, default=100_000.0, help="opening USDT balance")
     p.add_argument("--api-key", default="sim-key")
     p.add_argument("--api-secret", default="sim-secret")
+    p.add_argument("--no-wait", action="store_true",
+                   help="start the clock at once (default: at the first kline subscription)")
     p.add_argument("--exit-at-end", action="store_true", help="exit when the replay ends")
     p.set_defaults(func=cmd_binance_sim)
 
@@ -53,7 +55,7 @@ def cmd_binance_sim(ns: argparse.Namespace) -> int:
         sim = BinanceSim(
             files, port=ns.port, start=ns.start, end=ns.end, speed=ns.speed, symbol=sym,
             base=sym[: -len(quote)], quote=quote, balances={quote: ns.cash},
-            api_key=ns.api_key, secret=ns.api_secret,
+            api_key=ns.api_key, secret=ns.api_secret, wait_for_client=not ns.no_wait,
         ).start()  # fmt: skip
     except Exception as exc:  # one clear line, no traceback
         print(f"mixbot binance-sim: error: {exc}", file=sys.stderr)

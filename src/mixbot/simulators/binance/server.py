@@ -60,6 +60,8 @@ class BinanceSim:
         balances: opening free balances by asset (default 100,000 USDT).
         api_key, secret: the credentials SIGNED requests must use.
         weight_limit, order_limit_10s: the rate limits enforced (Binance: 6,000 / 50).
+        wait_for_client: with ``speed`` > 0, start the clock at the first kline
+            subscription (False: at once).
 
     Raises:
         DataFileError: a file cannot be read.
@@ -82,6 +84,7 @@ class BinanceSim:
         secret: str = "sim-secret",
         weight_limit: int = 6000,
         order_limit_10s: int = 50,
+        wait_for_client: bool = True,
     ) -> None:
         self.bars = Klines.load(list(files))
         self.rules = SymbolRules(symbol, base, quote)
@@ -100,6 +103,7 @@ class BinanceSim:
             self.bars.ohlcv[0, 0]
         )
         self.speed = float(speed)
+        self.wait_for_client = wait_for_client
         self.port = port
         self.streams = Streams(self)
         self.account.emit = self.streams.user_event
@@ -208,6 +212,8 @@ class BinanceSim:
 
     async def _pace(self) -> None:
         delay = self.bars.step_ms / 1000.0 / self.speed
+        while self.wait_for_client and not self.streams.subscribes:
+            await asyncio.sleep(0.05)  # the clock starts with the first kline subscription
         while not self.finished:
             await asyncio.sleep(delay)
             await self._step(1)
