@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-
 FILE = "crypto/BinanceUS_BTCUSDT_1m_20230301_20230321.csv"
 
 

@@ -13,8 +13,6 @@ from mixbot.config.validate import validate_file
 from mixbot.paths import REPO_ROOT
 
 PAPER_EXAMPLE = REPO_ROOT / "config/trading/binance_paper_btcusdt.json"
-LIVE_EXAMPLE = REPO_ROOT / "config/trading/live/binance_btcusdt.json"
-SIM_ENV = {"BINANCE_API_KEY": "sim-key", "BINANCE_API_SECRET": "sim-secret"}
 
 
 def make_cfg(doc: dict[str, Any], path: Path, env: dict[str, str] | None = None) -> BotConfig:

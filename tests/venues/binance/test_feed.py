@@ -11,10 +11,10 @@ from typing import Any
 
 import backtrader as bt
 import pytest
+from tests.venues.binance.rig import wait_until
 
 from mixbot.venues.binance.config import BinanceConfig
 from mixbot.venues.binance.feed import BinanceFeed
-from tests.venues.binance.rig import wait_until
 
 
 def _run(sim: Any, stop_after: dt.date | None, **kw: Any) -> tuple[BinanceFeed, list[Any], Any]:

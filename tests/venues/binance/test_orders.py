@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.venues.binance.rig import wait_until
 
 from mixbot.venues.binance.client import make_sync
 from mixbot.venues.binance.config import BinanceConfig
 from mixbot.venues.binance.orders import BinanceOrders, FillBook, OrderRefused, client_order_id
 from mixbot.venues.binance.userdata import UserDataStream
-from tests.venues.binance.rig import wait_until
 
 
 def _orders(sim: Any, secret: str = "sim-secret") -> BinanceOrders:
@@ -38,7 +38,9 @@ def test_filters_round_and_refuse(sim_factory: Any) -> None:
 def test_client_order_ids_fit_binance() -> None:
     assert client_order_id("bot:12:entry") == "bot:12:entry"
     long = client_order_id("a-very-long-bot-identifier-name:123456:entry")
-    assert len(long) == 36 and long != client_order_id("a-very-long-bot-identifier-name:123457:entry")
+    assert len(long) == 36 and long != client_order_id(
+        "a-very-long-bot-identifier-name:123457:entry"
+    )
     assert client_order_id("bot 1:2:sl").startswith("bot_1:2:sl-")
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.venues.binance.rig import make_cfg, paper_doc
 
 from mixbot.engine.runner import Bot
-from tests.venues.binance.rig import make_cfg, paper_doc
 
 
 def _key(t: Any) -> tuple[Any, ...]:

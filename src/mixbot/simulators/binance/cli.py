@@ -37,8 +37,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--cash", type=float, default=100_000.0, help="opening USDT balance")
     p.add_argument("--api-key", default="sim-key")
     p.add_argument("--api-secret", default="sim-secret")
-    p.add_argument("--no-wait", action="store_true",
-                   help="start the clock at once (default: at the first kline subscription)")
+    p.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="start the clock at once (default: at the first kline subscription)",
+    )
     p.add_argument("--exit-at-end", action="store_true", help="exit when the replay ends")
     p.set_defaults(func=cmd_binance_sim)
 

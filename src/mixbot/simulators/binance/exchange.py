@@ -262,7 +262,9 @@ class Account:
         self.free[asset] += amount
 
     # ----------------------------------------------------------------- events
-    def _report(self, o: SimOrder, exec_type: str, now_ms: int, fill: dict[str, Any] | None = None) -> None:
+    def _report(
+        self, o: SimOrder, exec_type: str, now_ms: int, fill: dict[str, Any] | None = None
+    ) -> None:
         f = fill or {}
         ev = {
             "e": "executionReport", "E": now_ms, "s": self.rules.symbol, "c": o.client_id,

@@ -129,8 +129,9 @@ def add_rest_routes(app: web.Application, sim: BinanceSim) -> None:
 
     async def my_trades(req: web.Request, p: dict[str, str]) -> Any:
         with acct.lock:
-            trades = [t for t in acct.trades
-                      if not p.get("orderId") or t["orderId"] == int(p["orderId"])]
+            trades = [
+                t for t in acct.trades if not p.get("orderId") or t["orderId"] == int(p["orderId"])
+            ]
         return [
             {"symbol": sim.rules.symbol, "id": t["tradeId"], "orderId": t["orderId"],
              "orderListId": -1, "price": f"{t['price']:.8f}", "qty": f"{t['qty']:.8f}",

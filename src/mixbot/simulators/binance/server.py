@@ -99,8 +99,8 @@ class BinanceSim:
             raise ValueError(f"no bars between {start} and {end}")
         self.now_ms = max(start_ms, first) - (max(start_ms, first) - first) % self.bars.step_ms
         k = self.bars.closed_before(self.now_ms)
-        self.account.last_price = float(self.bars.ohlcv[k - 1, 3]) if k else float(
-            self.bars.ohlcv[0, 0]
+        self.account.last_price = (
+            float(self.bars.ohlcv[k - 1, 3]) if k else float(self.bars.ohlcv[0, 0])
         )
         self.speed = float(speed)
         self.wait_for_client = wait_for_client
@@ -228,7 +228,9 @@ class BinanceSim:
             self.changed.notify_all()
 
     # ------------------------------------------------------------------ faults
-    def inject_http(self, status: int, count: int = 1, retry_after: int = 1, path: str = "") -> None:
+    def inject_http(
+        self, status: int, count: int = 1, retry_after: int = 1, path: str = ""
+    ) -> None:
         """The next ``count`` REST answers on ``path`` are HTTP ``status`` (429, 418, 5xx)."""
         self.guard.inject(status, count, retry_after, path)
 

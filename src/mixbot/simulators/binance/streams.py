@@ -150,11 +150,8 @@ class Streams:
 
     def user_event(self, ev: dict[str, Any]) -> None:
         """Queue an account event to every user-data subscriber (called under the loop)."""
-        loop = self.sim._loop
         for ws, sub in list(self.users.items()):
-            msg = {"subscriptionId": sub, "event": ev}
-            if loop is not None:
-                loop.call_soon(lambda w=ws, m=msg: asyncio.ensure_future(_send(w, m)))
+            asyncio.ensure_future(_send(ws, {"subscriptionId": sub, "event": ev}))
 
     # ------------------------------------------------------------------ faults
     async def drop_all(self) -> None:

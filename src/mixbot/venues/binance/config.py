@@ -62,11 +62,15 @@ class BinanceConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> BinanceConfig:
-        api = os.environ.get("MIXBOT_BINANCE_API") or raw.get("api_url") or "https://api.binance.com"
+        api = (
+            os.environ.get("MIXBOT_BINANCE_API") or raw.get("api_url") or "https://api.binance.com"
+        )
         env_ws = os.environ.get("MIXBOT_BINANCE_WS")
         ws = env_ws or raw.get("ws_url") or "wss://stream.binance.com:9443"
-        ws_api = f"{ws.rstrip('/')}/ws-api/v3" if (env_ws or raw.get("ws_url")) else (
-            "wss://ws-api.binance.com:443/ws-api/v3"
+        ws_api = (
+            f"{ws.rstrip('/')}/ws-api/v3"
+            if (env_ws or raw.get("ws_url"))
+            else ("wss://ws-api.binance.com:443/ws-api/v3")
         )
         grace = raw.get("close_grace_s", 5.0)
         return cls(

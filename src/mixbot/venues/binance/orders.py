@@ -179,15 +179,21 @@ class BinanceOrders:
         px = self.filters.price(price, side) if price is not None else None
         ref = px if px is not None else float(self.ex.markets[self.symbol].get("last") or 0)
         if q <= 0:
-            raise OrderRefused(f"{tag}: quantity {qty:g} below LOT_SIZE minQty {self.filters.min_qty:g}")
+            raise OrderRefused(
+                f"{tag}: quantity {qty:g} below LOT_SIZE minQty {self.filters.min_qty:g}"
+            )
         if ref and q * ref < self.filters.min_notional:
-            raise OrderRefused(f"{tag}: notional {q * ref:.2f} below MIN_NOTIONAL {self.filters.min_notional:g}")
+            raise OrderRefused(
+                f"{tag}: notional {q * ref:.2f} below MIN_NOTIONAL {self.filters.min_notional:g}"
+            )
         params: dict[str, Any] = {"newClientOrderId": client_order_id(tag),
                                   "newOrderRespType": "FULL"}  # fmt: skip
         if type_ != "MARKET":
             params["timeInForce"] = "GTC"
         if type_ == "STOP_LOSS_LIMIT":
-            params["stopPrice"] = self.filters.price(float(stop or 0), "SELL" if side == "BUY" else "BUY")
+            params["stopPrice"] = self.filters.price(
+                float(stop or 0), "SELL" if side == "BUY" else "BUY"
+            )
         kind = {"MARKET": "market", "LIMIT": "limit", "STOP_LOSS_LIMIT": "STOP_LOSS_LIMIT"}[type_]
         try:
             self.sent += 1

@@ -57,4 +57,3 @@ def build_paper_broker(cfg: Any, feed: Any, known_tags: set[str], session: Any) 
     return make_broker(
         "paper", b.initial_balance, commission, b.slippage_bps, b.tick_size, cfg.trading.product
     )
-
