@@ -39,7 +39,7 @@ import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from mixbot.feeds.aggregator import BarAggregator
+from mixbot.feeds.aggregator import Bar, BarAggregator
 from mixbot.feeds.live import LiveFeed
 
 log = logging.getLogger(__name__)
@@ -315,12 +315,17 @@ class BinanceFeed(LiveFeed):
     def _push_warmup(self, rows: list[list[float]]) -> None:
         agg = BarAggregator(self.p.interval_minutes, self.p.session_open_min,
                             self.p.session_close_min, self.p.market_tz)  # fmt: skip
-        done = []
+        done: list[Bar] = []
+        direct = int(self.p.interval_minutes) <= 1  # as _emit: 1-minute bars pass as they are
         for r in rows:
             end = ms_to_utc(int(r[0]) + _MIN_MS)
-            done += agg.add_bar(end, *(float(x) for x in r[1:6]))
-            if agg.bar_is_complete(end):
-                done += agg.flush()
+            o, h, lo, c, v = (float(x) for x in r[1:6])
+            if direct:
+                done.append(Bar(end, o, h, lo, c, v))
+            else:
+                done += agg.add_bar(end, o, h, lo, c, v)
+                if agg.bar_is_complete(end):
+                    done += agg.flush()
             self._last_open = int(r[0])
         keep = int(self.p.lookback_bars)
         for b in done[-keep:] if keep > 0 else []:
