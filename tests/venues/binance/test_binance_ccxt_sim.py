@@ -124,3 +124,23 @@ def test_ccxt_pro_streams_klines_and_execution_reports(sim_factory: Any) -> None
     candles, orders = asyncio.run(main())
     assert candles[0][0] == 1677715200000
     assert orders[0]["clientOrderId"] == "t:1:entry"
+
+
+def test_binance_sim_command_prints_the_exports_and_ends(btc_file: Any) -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "mixbot", "binance-sim", "--port", "0", "--data", str(btc_file),
+         "--start", "2023-03-21T23:50", "--speed", "100000", "--no-wait", "--exit-at-end"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    exports = [ln for ln in r.stdout.splitlines() if ln.startswith("export ")]
+    assert [ln.split("=")[0] for ln in exports] == [
+        "export MIXBOT_BINANCE_API", "export MIXBOT_BINANCE_WS",
+        "export BINANCE_API_KEY", "export BINANCE_API_SECRET",
+    ]  # fmt: skip
+    bad = subprocess.run([sys.executable, "-m", "mixbot", "binance-sim", "--data", "/nope.csv"],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert bad.returncode == 2 and "error" in bad.stderr

@@ -8,8 +8,8 @@ order counts in ``X-MBX-ORDER-COUNT-10S`` / ``-1D``; a 429 carries ``Retry-After
 (seconds) and repeated violations get 418 (an IP ban). SIGNED endpoints carry
 ``timestamp`` (ms) and ``signature`` = hex HMAC-SHA256 of the total parameters (query string
 followed by the body) with the API secret; the key in header ``X-MBX-APIKEY``; a
-timestamp more than ``recvWindow`` ms (default 5,000) from the server's time is refused
-(-1021). The per-endpoint weights below are Binance's published ones for the endpoints
+timestamp outside Binance's rule (``timestamp < serverTime + 1000`` and ``serverTime -
+timestamp <= recvWindow``; recvWindow default 5,000, at most 60,000 ms) is refused (-1021). The per-endpoint weights below are Binance's published ones for the endpoints
 served (klines 2, exchangeInfo 20, account 20, order 1 / GET 4, openOrders 6 with a
 symbol, myTrades 20, time 1).
 """
@@ -143,7 +143,9 @@ class Guard:
         ts = params.get("timestamp")
         if ts is None:
             raise ApiError(400, -1102, "Mandatory parameter 'timestamp' was not sent.")
-        window = float(params.get("recvWindow", 5000))
-        if abs(self.now() * 1000 - float(ts)) > window:
+        window = min(float(params.get("recvWindow", 5000)), 60000.0)
+        server = self.now() * 1000
+        # Binance's rule: timestamp < serverTime + 1000 and serverTime - timestamp <= recvWindow
+        if not (float(ts) < server + 1000 and server - float(ts) <= window):
             raise ApiError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
         return params

@@ -178,8 +178,9 @@ async def _answer(
             count, retry = g.take_order()
             headers["X-MBX-ORDER-COUNT-10S"] = str(count)
             if retry:
+                # Binance: "a 429 error without the Retry-After header" for order counts
                 return _error(429, -1015, "Too many new orders; current limit is "
-                              f"{g.order_limit_10s} orders per 10 SECOND.", retry)  # fmt: skip
+                              f"{g.order_limit_10s} orders per 10 SECOND.")  # fmt: skip
         result = await fn(request, params)
     except ApiError as exc:
         return _error(exc.status, exc.code, exc.msg, headers=headers)

@@ -8,8 +8,7 @@ depend on the machine's speed). Each step closes the bar that opened at the cloc
 kline goes out with ``x: true``, resting orders are matched against it (see
 :mod:`~mixbot.simulators.binance.exchange`), then the next bar's first update goes out
 (``x: false``, open price only). At the end of the data the clock stops
-(:attr:`finished`); the sockets stay open until :meth:`stop`. REST klines serve only bars closed by the clock (plus
-the one in progress). Signature timestamps and rate windows use the WALL clock.
+(:attr:`finished`); the sockets stay open until :meth:`stop`. REST klines serve only bars closed by the clock. Signature timestamps and rate windows use the WALL clock.
 
 Usage (also ``mixbot binance-sim``)::
 
