@@ -44,7 +44,15 @@ def _options() -> dict[str, Any]:
     }
 
 
+def _quiet_ccxt() -> None:
+    """ccxt logs every request's headers (the API key) and URL at DEBUG: never below INFO."""
+    lg = logging.getLogger("ccxt")
+    if lg.getEffectiveLevel() < logging.INFO:
+        lg.setLevel(logging.INFO)
+
+
 def _point(ex: Any, bc: BinanceConfig) -> Any:
+    _quiet_ccxt()
     api = ex.urls["api"]
     api["public"] = f"{bc.api_url}/api/v3"
     api["private"] = f"{bc.api_url}/api/v3"
