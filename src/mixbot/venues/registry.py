@@ -30,6 +30,7 @@ BUILTIN = (
     "mixbot.venues.paper",
     "mixbot.venues.upstox.venue",
     "mixbot.venues.mock",
+    "mixbot.venues.binance.venue",
     "mixbot.venues.reserved",
     "mixbot.venues.ibkr.venue",
 )
