@@ -30,6 +30,7 @@ BUILTIN = (
     "mixbot.venues.paper",
     "mixbot.venues.upstox.venue",
     "mixbot.venues.mock",
+    "mixbot.venues.openalgo.venue",
     "mixbot.venues.reserved",
 )
 
