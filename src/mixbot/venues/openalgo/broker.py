@@ -297,11 +297,14 @@ class OpenAlgoBroker(AdoptMixin, bt.BrokerBase):  # type: ignore[misc]
         vo.final = True
         self.open_orders.pop(vo.order.ref, None)
         order = vo.order
-        if not order.alive():
+        if status == "Completed" and order.status == order.Completed:
+            pass  # Backtrader's execute() completes an order filled in full
+        elif not order.alive():
             return
-        {"Completed": order.completed, "Canceled": order.cancel}.get(
-            status, lambda: order.reject(self)
-        )()
+        else:
+            {"Completed": order.completed, "Canceled": order.cancel}.get(
+                status, lambda: order.reject(self)
+            )()
         self.notify(order)
         if status == "Completed":
             for other in vo.oco:

@@ -78,6 +78,9 @@ class OpenAlgoFeed(LiveFeed):
         self.last_price = 0.0  # LTP, INR (read by the broker)
         self.exchange_now: dt.datetime | None = None  # exchange clock, naive UTC
         self.consumed = 0  # bars the engine had processed when it last asked for data
+        self._consumed_cond = threading.Condition()
+        self.pushed = 0  # bars queued
+        self.quote_ms = 0  # exchange time of the last quote fully handled, epoch ms
         self.ticks_seen = 0
         p = self.p
         self._agg1 = BarAggregator(1, p.session_open_min, p.session_close_min, p.market_tz)
@@ -92,8 +95,25 @@ class OpenAlgoFeed(LiveFeed):
         self._warm = False
 
     # ------------------------------------------------------------------ engine side
+    def wait_caught_up(self, ts_ms: int, timeout: float = 60.0) -> bool:
+        """Block until the feed has handled every quote up to exchange time ``ts_ms`` (epoch
+        ms) and the engine has processed every bar pushed so far (it asked for the next), or
+        the feed ended; False after ``timeout`` s (tests step a simulator so, bar by bar)."""
+        with self._consumed_cond:
+            return self._consumed_cond.wait_for(
+                lambda: self._ended or (self.quote_ms >= ts_ms and self.consumed >= self.pushed),
+                timeout,
+            )
+
+    def push_bar(self, end_utc: Any, o: float, h: float, lo: float, c: float, v: float) -> bool:
+        with self._consumed_cond:
+            self.pushed += 1
+        return super().push_bar(end_utc, o, h, lo, c, v)
+
     def _load(self) -> bool | None:
-        self.consumed = self.bars_received
+        with self._consumed_cond:
+            self.consumed = self.bars_received
+            self._consumed_cond.notify_all()
         got = super()._load()
         if got is False and self.error is not None:
             raise self.error
@@ -192,6 +212,9 @@ class OpenAlgoFeed(LiveFeed):
                 self._emit(self._agg1.add_tick(now, ltp, traded))
         if self._agg1.bar_is_complete(now):
             self._emit(self._agg1.flush())
+        with self._consumed_cond:
+            self.quote_ms = max(self.quote_ms, ts_ms)
+            self._consumed_cond.notify_all()
 
     def _emit(self, minutes: list[Bar]) -> None:
         for b in minutes:
@@ -235,6 +258,8 @@ class OpenAlgoFeed(LiveFeed):
         for bar in self._aggN.flush():
             self.push_bar(bar.end, bar.open, bar.high, bar.low, bar.close, bar.volume)
         self.push_end()
+        with self._consumed_cond:
+            self._consumed_cond.notify_all()
         if self._ws is not None:
             try:
                 self._ws.close()
