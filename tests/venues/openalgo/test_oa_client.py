@@ -39,7 +39,9 @@ def test_websocket_quotes_then_orders_fill_list_and_cancel(sim: Simulator) -> No
             arrived.set()
 
     assert c.connect()
-    assert c.subscribe_quote([{"exchange": "NFO", "symbol": "BANKNIFTY"}], on_data_received=on_quote)
+    assert c.subscribe_quote(
+        [{"exchange": "NFO", "symbol": "BANKNIFTY"}], on_data_received=on_quote
+    )
     sim.wait_subscribed(30)
     sim.step(2)  # 09:16 and 09:17: 5 quotes each
     assert arrived.wait(30)
@@ -65,7 +67,11 @@ def test_websocket_quotes_then_orders_fill_list_and_cancel(sim: Simulator) -> No
     assert c.cancelorder(order_id=far["orderid"])["status"] == "error"  # already final
 
     (trade,) = c.tradebook()["data"]
-    assert (trade["orderid"], trade["quantity"], trade["average_price"]) == (buy["orderid"], 20, 27299.35)
+    assert (trade["orderid"], trade["quantity"], trade["average_price"]) == (
+        buy["orderid"],
+        20,
+        27299.35,
+    )
     (pos,) = c.positionbook()["data"]
     assert (pos["symbol"], pos["quantity"], pos["product"]) == ("BANKNIFTY", 20, "MIS")
     funds = c.funds()["data"]

@@ -93,7 +93,11 @@ class Exchange:
             raise OrderError(f"pricetype must be one of {', '.join(PRICE_TYPES)}")
         if product not in PRODUCTS:
             raise OrderError(f"product must be one of {', '.join(PRODUCTS)}")
-        qty, price, trigger = _num(body, "quantity"), _num(body, "price"), _num(body, "trigger_price")
+        qty, price, trigger = (
+            _num(body, "quantity"),
+            _num(body, "price"),
+            _num(body, "trigger_price"),
+        )
         if qty <= 0 or qty != int(qty):
             raise OrderError("quantity must be a positive whole number")
         if ptype in ("LIMIT", "SL") and price <= 0:

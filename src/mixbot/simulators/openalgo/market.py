@@ -143,7 +143,7 @@ def bar_events(inst: Instrument, idx: int, i: int, day_volume: float) -> list[Ev
     span = inst.bar_seconds * 1000
     start = end - span
     first, second = (lo, h) if c < o else (h, lo)
-    q = [round(v / 4.0)] * 3
+    q: list[float] = [float(round(v / 4.0))] * 3
     q.append(max(0.0, v - sum(q)))
     times = (start + 1000, start + span // 3, start + 2 * span // 3, end - 1000)
     out: list[Event] = []

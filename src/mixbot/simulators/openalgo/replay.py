@@ -76,7 +76,7 @@ class Replay:
         """Play every bar, then mark the end and call ``on_end`` (closes the sockets)."""
         await self.started.wait()
         last_ms: int | None = None
-        for end_ms, members in self.bars:
+        for _end_ms, members in self.bars:
             if self.speed == 0:
                 async with self._cond:
                     await self._cond.wait_for(lambda: self._allowed > self.pos)

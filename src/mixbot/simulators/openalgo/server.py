@@ -162,7 +162,9 @@ def _smart(sim: Any, b: dict[str, Any]) -> dict[str, Any]:
     delta = target - held
     if delta == 0:
         return {"message": "No action needed. Position size matches current position"}
-    return {"orderid": ex.place({**b, "action": "BUY" if delta > 0 else "SELL", "quantity": abs(delta)})}
+    return {
+        "orderid": ex.place({**b, "action": "BUY" if delta > 0 else "SELL", "quantity": abs(delta)})
+    }
 
 
 def _orderstatus(sim: Any, b: dict[str, Any]) -> dict[str, Any]:
@@ -262,8 +264,13 @@ ROUTES: dict[str, Callable[[Any, dict[str, Any]], dict[str, Any]]] = {
     "funds": lambda s, b: {"data": s.exchange.funds()},
     "quotes": _quotes,
     "history": _history,
-    "intervals": lambda s, b: {"data": {"minutes": [k for k in INTERVALS if k.endswith("m")],
-                                        "hours": ["1h"], "days": ["D"]}},  # fmt: skip
+    "intervals": lambda s, b: {
+        "data": {
+            "minutes": [k for k in INTERVALS if k.endswith("m")],
+            "hours": ["1h"],
+            "days": ["D"],
+        }
+    },  # fmt: skip
 }
 
 
@@ -302,7 +309,9 @@ async def _ws(sim: Any, request: web.Request) -> web.StreamResponse:
             continue
         if action == "authenticate":
             if m.get("api_key") != sim.api_key:
-                await ws.send_str(json.dumps({"type": "auth", "status": "error", "message": "Invalid API key"}))
+                await ws.send_str(
+                    json.dumps({"type": "auth", "status": "error", "message": "Invalid API key"})
+                )
                 await ws.close(code=1008, message=b"invalid api key")
                 break
             authed = True
@@ -312,17 +321,27 @@ async def _ws(sim: Any, request: web.Request) -> web.StreamResponse:
                 break
             market.sockets[ws] = subs
         elif not authed:
-            await ws.send_str(json.dumps({"type": "error", "status": "error", "message": "Not authenticated"}))
+            await ws.send_str(
+                json.dumps({"type": "error", "status": "error", "message": "Not authenticated"})
+            )
         elif action in ("subscribe", "unsubscribe"):
             await _subscribe(sim, ws, subs, m, action)
         else:
-            await ws.send_str(json.dumps({"type": "error", "status": "error", "message": f"Unknown action {action!r}"}))
+            await ws.send_str(
+                json.dumps(
+                    {"type": "error", "status": "error", "message": f"Unknown action {action!r}"}
+                )
+            )
     market.sockets.pop(ws, None)
     return ws
 
 
 async def _subscribe(
-    sim: Any, ws: web.WebSocketResponse, subs: dict[tuple[str, str], int], m: dict[str, Any], action: str
+    sim: Any,
+    ws: web.WebSocketResponse,
+    subs: dict[tuple[str, str], int],
+    m: dict[str, Any],
+    action: str,
 ) -> None:
     key = (str(m.get("symbol") or ""), str(m.get("exchange") or ""))
     mode = int(m.get("mode") or 1)

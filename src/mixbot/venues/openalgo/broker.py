@@ -195,7 +195,9 @@ class OpenAlgoBroker(AdoptMixin, bt.BrokerBase):  # type: ignore[misc]
         tag = str(order.info.get("tag") or f"mixbot-{order.ref}")
         body = self._body(order, tag)
         if body is None:
-            log.error("order %s: %s orders are not supported on OpenAlgo yet", tag, order.getordername())
+            log.error(
+                "order %s: %s orders are not supported on OpenAlgo yet", tag, order.getordername()
+            )
             order.reject(self)
             self.notify(order)
             return order
@@ -262,7 +264,10 @@ class OpenAlgoBroker(AdoptMixin, bt.BrokerBase):  # type: ignore[misc]
                 continue
             mine = [t for t in trades if str(t.get("orderid")) == vo.order_id]
             qty = sum(int(float(t.get("quantity") or 0)) for t in mine)
-            value = sum(int(float(t.get("quantity") or 0)) * float(t.get("average_price") or 0) for t in mine)
+            value = sum(
+                int(float(t.get("quantity") or 0)) * float(t.get("average_price") or 0)
+                for t in mine
+            )
             if qty > vo.filled:
                 self._execute(vo, qty - vo.filled, (value - vo.value) / (qty - vo.filled))
                 vo.filled, vo.value, filled = qty, value, True

@@ -59,7 +59,9 @@ def cmd_sim(ns: argparse.Namespace) -> int:
     for k, v in sim.env().items():
         print(f"export {k}={shlex.quote(v)}")
     for inst in sim.instruments:
-        print(f"# instrument {inst.exchange}:{inst.symbol}  {len(inst.ends)} bars  lot {inst.lot_size}")
+        print(
+            f"# instrument {inst.exchange}:{inst.symbol}  {len(inst.ends)} bars  lot {inst.lot_size}"
+        )
     print("# Ctrl+C to stop", flush=True)
     done = threading.Event()
     try:

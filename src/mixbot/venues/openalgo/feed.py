@@ -139,17 +139,23 @@ class OpenAlgoFeed(LiveFeed):
         delay = float(self.p.backoff)
         while not self.stopping and not self._ended:
             closed: dict[str, Any] = {}
+
+            def on_close(ws: Any, code: Any, reason: Any, c: dict[str, Any] = closed) -> None:
+                c.update(code=code, reason=reason)
+
             self._ws = websocket.WebSocketApp(
                 self.p.ws_url,
                 on_open=self._on_open,
                 on_message=lambda ws, m: self._on_message(m),
-                on_close=lambda ws, code, reason: closed.update(code=code, reason=reason),
+                on_close=on_close,
             )
             self._ws.run_forever()
             if self.stopping or self._ended:
                 break
             if closed.get("code") == 1000:
-                log.info("OpenAlgo stream closed by the server (%s): feed ends", closed.get("reason"))
+                log.info(
+                    "OpenAlgo stream closed by the server (%s): feed ends", closed.get("reason")
+                )
                 self._finish()
                 break
             log.warning("OpenAlgo stream lost (%s): reconnecting in %.1f s", closed, delay)
@@ -170,7 +176,9 @@ class OpenAlgoFeed(LiveFeed):
         kind = msg.get("type")
         if kind == "auth":
             if msg.get("status") != "success":
-                self.error = OpenAlgoError(f"OpenAlgo websocket refused the API key: {msg.get('message')}")
+                self.error = OpenAlgoError(
+                    f"OpenAlgo websocket refused the API key: {msg.get('message')}"
+                )
                 self._finish()
                 return
             self._ws.send(json.dumps({"action": "subscribe", "symbol": self.p.symbol,
@@ -178,7 +186,9 @@ class OpenAlgoFeed(LiveFeed):
         elif kind == "subscribe":
             subs = msg.get("subscriptions") or [{}]
             if subs[0].get("status") != "success":
-                self.error = OpenAlgoError(f"OpenAlgo refused the subscription of {self.p.exchange}:{self.p.symbol}: {subs[0].get('message') or msg.get('message')}")
+                self.error = OpenAlgoError(
+                    f"OpenAlgo refused the subscription of {self.p.exchange}:{self.p.symbol}: {subs[0].get('message') or msg.get('message')}"
+                )
                 self._finish()
         elif kind == "market_data" and msg.get("symbol") == self.p.symbol:
             self._on_quote(msg.get("data") or {})
@@ -197,7 +207,9 @@ class OpenAlgoFeed(LiveFeed):
         vol = float(d.get("volume") or 0.0)
         prev = self._volume
         self._volume = vol
-        traded = vol - prev if prev is not None and vol >= prev else vol if prev is not None else 0.0
+        traded = (
+            vol - prev if prev is not None and vol >= prev else vol if prev is not None else 0.0
+        )
         if prev is None:
             # the first quote: its cumulative volume is the day's so far; a trade only when
             # it is the bar's first print (its last_trade_quantity covers the volume)

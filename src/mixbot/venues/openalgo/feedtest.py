@@ -42,7 +42,9 @@ def cmd_feed_test(args: Any) -> int:
         seen[0] += 1
         if seen[0] <= cap * max(1.0, float(args.seconds)):
             d = msg.get("data") or {}
-            print(f"{exchange}:{symbol} ltp {d.get('ltp')} volume {d.get('volume')} ts {d.get('timestamp')}")
+            print(
+                f"{exchange}:{symbol} ltp {d.get('ltp')} volume {d.get('volume')} ts {d.get('timestamp')}"
+            )
 
     client.subscribe_quote([{"exchange": exchange, "symbol": symbol}], on_data_received=on_quote)
     threading.Event().wait(float(args.seconds))

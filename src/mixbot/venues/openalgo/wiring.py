@@ -19,7 +19,7 @@ class OpenAlgoSession:
     def __init__(self, cfg: Any) -> None:
         self.conf = OpenAlgoConfig.of(cfg)
         self._rest: OpenAlgoRest | None = None
-        self.rate_limiter = None
+        self.rate_limiter: Any = None
 
     def client(self, **kwargs: Any) -> OpenAlgoRest:
         """The session's REST client (created on first use).
