@@ -30,8 +30,10 @@ BUILTIN = (
     "mixbot.venues.paper",
     "mixbot.venues.upstox.venue",
     "mixbot.venues.mock",
+    "mixbot.venues.binance.venue",
     "mixbot.venues.openalgo.venue",
     "mixbot.venues.reserved",
+    "mixbot.venues.ibkr.venue",
 )
 
 #: The bar sizes the schema's ``data.interval`` allows.
