@@ -18,6 +18,7 @@ EXAMPLES = REPO / "config" / "trading"
 ALL = sorted(EXAMPLES.rglob("*.json"))
 LIVE_ENV = {
     "UPSTOX_ACCESS_TOKEN": "dummy-upstox-token",
+    "OPENALGO_API_KEY": "dummy-openalgo-key",
     "TELEGRAM_BOT_TOKEN": "dummy-telegram-token",
     "TELEGRAM_CHAT_ID": "dummy-chat-id",
 }

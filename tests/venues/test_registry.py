@@ -30,6 +30,7 @@ def test_schema_enums_are_the_registered_names() -> None:
         "mock",
         "binance_paper",
         "binance",
+        "openalgo",
         "ibkr",
     ]
     assert props["data"]["properties"]["data_source"]["enum"] == [
@@ -38,6 +39,7 @@ def test_schema_enums_are_the_registered_names() -> None:
         "yahoo",
         "upstox",
         "binance",
+        "openalgo",
         "ibkr",
     ]
 

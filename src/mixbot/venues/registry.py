@@ -31,6 +31,7 @@ BUILTIN = (
     "mixbot.venues.upstox.venue",
     "mixbot.venues.mock",
     "mixbot.venues.binance.venue",
+    "mixbot.venues.openalgo.venue",
     "mixbot.venues.reserved",
     "mixbot.venues.ibkr.venue",
 )
