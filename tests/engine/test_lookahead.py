@@ -305,9 +305,10 @@ def test_every_example_config_passes(
 def test_live_configs_pass_on_a_data_file(
     data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # live configs read an Upstox feed, not a file: their mixins are checked on --data; the
+    # live configs read a venue's feed, not a file: their mixins are checked on --data; the
     # token only has to be set for the config to load (nothing connects)
     monkeypatch.setenv("UPSTOX_ACCESS_TOKEN", "unused-by-this-test")
+    monkeypatch.setenv("OPENALGO_API_KEY", "unused-by-this-test")
     files = sorted(str(p) for p in (CFG_DIR / "live").glob("*.json"))
     code, out, err = run(capsys, *files)
     assert code == 2 and err.count("--data FILE") == len(files)
