@@ -9,8 +9,18 @@ it is no model of its order book):
   price <= last), else on the first later bar that trades through it: BUY when the bar's
   low <= price, at min(price, bar open); SELL when high >= price, at max(price, open);
 * STOP_LOSS_LIMIT (SELL: stop below the market; BUY: above) triggers on the first bar whose
-  low <= stop (SELL) / high >= stop (BUY), then rests as a LIMIT at its price (filled on
-  that bar when its range reaches the price, at the price);
+  low <= stop (SELL) / high >= stop (BUY), at the trigger price ``min(open, stop)`` (SELL;
+  BUY ``max(open, stop)``: a bar that opens beyond the stop triggers at its open); the limit
+  order it places is marketable when that trigger price is at or better than its limit and
+  fills there, else it rests as a LIMIT at its price (filled on that bar when its range
+  reaches the price, at the price);
+* LIMIT_MAKER (only as the above leg of an OCO order list here) matches like a LIMIT;
+* OCO order lists (:mod:`~mixbot.simulators.binance.oco`): the below leg (stop) is matched
+  before the above leg on the same bar (a bar whose range holds both is taken as hitting
+  the stop first, as Backtrader does with the order submitted first); when a leg fills the
+  other is EXPIRED; cancelling either leg cancels the list;
+* fills of resting orders are stamped with the bar's last millisecond (the kline's ``T``:
+  they happened during that bar), MARKET and marketable orders with the request's time;
 * commission 0.1 % of each fill, in the asset received (BUY: base, SELL: quote), as
   Binance's default without BNB discount.
 
@@ -71,6 +81,7 @@ class SimOrder:
     triggered: bool = False
     update_ms: int = 0
     fills: list[dict[str, Any]] = field(default_factory=list)
+    list_id: int = -1  # orderListId of an OCO leg (-1: a single order)
 
 
 def _on_grid(x: float, step: float) -> bool:
@@ -100,6 +111,10 @@ class Account:
         self.lock = threading.RLock()
         self._next_id = 1000
         self._next_trade = 5000
+        #: OCO lists: orderListId -> (listClientOrderId, [below leg, above leg])
+        self.lists: dict[int, tuple[str, list[SimOrder]]] = {}
+        self.list_locks: dict[int, float] = {}  # base locked once per list
+        self._next_list = 1
 
     # ----------------------------------------------------------------- requests
     def new_order(self, p: dict[str, str], now_ms: int) -> SimOrder:
@@ -191,9 +206,14 @@ class Account:
                 raise ApiError(400, -2011, "Unknown order sent.") from None
             if o.status not in ("NEW", "PARTIALLY_FILLED"):
                 raise ApiError(400, -2011, "Unknown order sent.")
-            o.status, o.update_ms = "CANCELED", now_ms
-            self._release(o)
-            self._report(o, "CANCELED", now_ms)
+            legs = self.lists[o.list_id][1] if o.list_id >= 0 else [o]
+            for leg in legs:  # Binance: cancelling one leg cancels the whole list
+                if leg.status in ("NEW", "PARTIALLY_FILLED"):
+                    leg.status, leg.update_ms = "CANCELED", now_ms
+                    self._release(leg)
+                    self._report(leg, "CANCELED", now_ms)
+            if o.list_id >= 0:
+                self.list_done(o.list_id, now_ms)
             return o
 
     def open_orders(self) -> list[SimOrder]:
@@ -204,22 +224,27 @@ class Account:
     def on_bar(self, o_: float, h: float, lo: float, c: float, close_ms: int) -> None:
         """A file bar closed at ``close_ms``: match resting orders against it, then the last
         price becomes its close."""
+        at = close_ms - 1  # the bar's last millisecond (kline T): the fills are in this bar
         with self.lock:
             for o in self.open_orders():
-                if o.time_ms >= close_ms:
-                    continue
+                if o.time_ms >= close_ms or o.status not in ("NEW", "PARTIALLY_FILLED"):
+                    continue  # placed after this bar, or expired by its list on this bar
                 if o.type == "STOP_LOSS_LIMIT" and not o.triggered:
                     hit = lo <= o.stop if o.side == "SELL" else h >= o.stop
                     if not hit:
                         continue
                     o.triggered = True
-                    if (o.side == "SELL" and h >= o.price) or (o.side == "BUY" and lo <= o.price):
-                        self._fill(o, o.price, close_ms)
+                    sell = o.side == "SELL"
+                    trig = min(o_, o.stop) if sell else max(o_, o.stop)
+                    if (sell and trig >= o.price) or (not sell and trig <= o.price):
+                        self._fill(o, trig, at)
+                    elif (sell and h >= o.price) or (not sell and lo <= o.price):
+                        self._fill(o, o.price, at)
                     continue
                 if o.side == "BUY" and lo <= o.price:
-                    self._fill(o, min(o.price, o_), close_ms)
+                    self._fill(o, min(o.price, o_), at)
                 elif o.side == "SELL" and h >= o.price:
-                    self._fill(o, max(o.price, o_), close_ms)
+                    self._fill(o, max(o.price, o_), at)
             self.last_price = c
 
     def _fill(self, o: SimOrder, price: float, now_ms: int) -> None:
@@ -242,8 +267,15 @@ class Account:
                 "tradeId": tid}  # fmt: skip
         o.fills.append(fill)
         self.trades.append({**fill, "orderId": o.order_id, "side": o.side, "time": now_ms,
-                            "quote": quote, "clientOrderId": o.client_id})  # fmt: skip
+                            "quote": quote, "clientOrderId": o.client_id,
+                            "orderListId": o.list_id})  # fmt: skip
         self._report(o, "TRADE", now_ms, fill)
+        if o.list_id >= 0:  # one leg filled: the other expires, the list is done
+            for leg in self.lists[o.list_id][1]:
+                if leg is not o and leg.status in ("NEW", "PARTIALLY_FILLED"):
+                    leg.status, leg.update_ms = "EXPIRED", now_ms
+                    self._report(leg, "EXPIRED", now_ms)
+            self.list_done(o.list_id, now_ms)
 
     def _lock_funds(self, asset: str, amount: float) -> None:
         self.free[asset] -= amount
@@ -252,6 +284,12 @@ class Account:
     def _release(self, o: SimOrder) -> None:
         r = self.rules
         rest = o.qty - o.filled
+        if o.list_id >= 0:  # the list's one lock, released by whichever leg ends first
+            amount = self.list_locks.pop(o.list_id, 0.0)
+            asset = r.base if o.side == "SELL" else r.quote
+            self.locked[asset] -= amount
+            self.free[asset] += amount
+            return
         if o.side == "BUY":
             ref = o.price if o.type != "MARKET" else self.last_price
             asset, amount = r.quote, rest * ref
@@ -269,7 +307,7 @@ class Account:
         ev = {
             "e": "executionReport", "E": now_ms, "s": self.rules.symbol, "c": o.client_id,
             "S": o.side, "o": o.type, "f": o.tif, "q": _n(o.qty), "p": _n(o.price),
-            "P": _n(o.stop), "F": "0.00000000", "g": -1, "C": "", "x": exec_type,
+            "P": _n(o.stop), "F": "0.00000000", "g": o.list_id, "C": "", "x": exec_type,
             "X": o.status, "r": "NONE", "i": o.order_id, "l": _n(f.get("qty", 0.0)),
             "z": _n(o.filled), "L": _n(f.get("price", 0.0)), "n": _n(f.get("commission", 0.0)),
             "N": f.get("commissionAsset"), "T": now_ms, "t": f.get("tradeId", -1),
@@ -278,6 +316,20 @@ class Account:
         }  # fmt: skip
         self.emit(ev)
         self.emit(self.position_event(now_ms))
+
+    def list_event(self, list_id: int, now_ms: int, done: bool) -> dict[str, Any]:
+        """``listStatus`` of an OCO list (``EXEC_STARTED``/``EXECUTING`` or ``ALL_DONE``)."""
+        cid, legs = self.lists[list_id]
+        return {
+            "e": "listStatus", "E": now_ms, "s": self.rules.symbol, "g": list_id, "c": "OCO",
+            "l": "ALL_DONE" if done else "EXEC_STARTED", "L": "ALL_DONE" if done else "EXECUTING",
+            "r": "NONE", "C": cid, "T": now_ms,
+            "O": [{"s": self.rules.symbol, "i": o.order_id, "c": o.client_id} for o in legs],
+        }  # fmt: skip
+
+    def list_done(self, list_id: int, now_ms: int) -> None:
+        """The list's last leg ended: its ``listStatus`` ALL_DONE event."""
+        self.emit(self.list_event(list_id, now_ms, done=True))
 
     def position_event(self, now_ms: int) -> dict[str, Any]:
         """``outboundAccountPosition`` of the two assets."""
@@ -300,7 +352,8 @@ def order_json(o: SimOrder, symbol: str, full: bool = False) -> dict[str, Any]:
     """The order as Binance answers GET /api/v3/order (``full``: the FULL response of POST
     /api/v3/order with ``transactTime`` and ``fills``)."""
     d: dict[str, Any] = {
-        "symbol": symbol, "orderId": o.order_id, "orderListId": -1, "clientOrderId": o.client_id,
+        "symbol": symbol, "orderId": o.order_id, "orderListId": o.list_id,
+        "clientOrderId": o.client_id,
         "price": _n(o.price), "origQty": _n(o.qty), "executedQty": _n(o.filled),
         "cummulativeQuoteQty": _n(o.quote), "status": o.status, "timeInForce": o.tif,
         "type": o.type, "side": o.side, "stopPrice": _n(o.stop), "workingTime": o.time_ms,

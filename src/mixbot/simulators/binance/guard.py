@@ -28,7 +28,7 @@ from mixbot.simulators.binance.exchange import ApiError
 
 WEIGHTS = {
     ("GET", "klines"): 2, ("GET", "exchangeInfo"): 20, ("GET", "account"): 20,
-    ("POST", "order"): 1, ("GET", "order"): 4, ("DELETE", "order"): 1,
+    ("POST", "order"): 1, ("POST", "orderList/oco"): 1, ("GET", "order"): 4, ("DELETE", "order"): 1,
     ("GET", "openOrders"): 6, ("GET", "myTrades"): 20, ("GET", "time"): 1, ("GET", "ping"): 1,
 }  # fmt: skip
 

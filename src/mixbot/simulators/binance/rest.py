@@ -114,6 +114,14 @@ def add_rest_routes(app: web.Application, sim: BinanceSim) -> None:
         sim.notify()
         return order_json(o, sim.rules.symbol, full=True)
 
+    async def new_oco(req: web.Request, p: dict[str, str]) -> Any:
+        from mixbot.simulators.binance.oco import new_oco as place
+
+        with acct.lock:
+            out = place(acct, p, sim.now_ms)
+        sim.notify()
+        return out
+
     async def get_order(req: web.Request, p: dict[str, str]) -> Any:
         return order_json(acct.find(p), sim.rules.symbol)
 
@@ -134,7 +142,7 @@ def add_rest_routes(app: web.Application, sim: BinanceSim) -> None:
             ]
         return [
             {"symbol": sim.rules.symbol, "id": t["tradeId"], "orderId": t["orderId"],
-             "orderListId": -1, "price": f"{t['price']:.8f}", "qty": f"{t['qty']:.8f}",
+             "orderListId": t.get("orderListId", -1), "price": f"{t['price']:.8f}", "qty": f"{t['qty']:.8f}",
              "quoteQty": f"{t['quote']:.8f}", "commission": f"{t['commission']:.8f}",
              "commissionAsset": t["commissionAsset"], "time": t["time"],
              "isBuyer": t["side"] == "BUY", "isMaker": False, "isBestMatch": True}
@@ -147,6 +155,7 @@ def add_rest_routes(app: web.Application, sim: BinanceSim) -> None:
     route("GET", "klines", False, klines)
     route("GET", "account", True, account)
     route("POST", "order", True, new_order)
+    route("POST", "orderList/oco", True, new_oco)
     route("GET", "order", True, get_order)
     route("DELETE", "order", True, cancel_order)
     route("GET", "openOrders", True, open_orders)
@@ -174,7 +183,7 @@ async def _answer(
         else:
             params = dict(request.query)
             params.update(dict(parse_qsl(body)))
-        if (method, name) == ("POST", "order"):
+        if (method, name) in (("POST", "order"), ("POST", "orderList/oco")):
             count, retry = g.take_order()
             headers["X-MBX-ORDER-COUNT-10S"] = str(count)
             if retry:

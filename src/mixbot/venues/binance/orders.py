@@ -17,7 +17,12 @@ whose outcome is unknown (timeout, dropped connection) is looked up by its id be
 retry, so no order is ever sent twice.
 
 Types: MARKET, LIMIT (GTC), STOP_LOSS_LIMIT (GTC; ``stopPrice`` triggers a LIMIT at
-``price``). Weights: order POST 1 (and 1 ORDERS unit), GET order 4, openOrders 6, DELETE 1.
+``price``), and the OCO order list of a long's protection (:meth:`BinanceOrders.place_oco`:
+``POST /api/v3/orderList/oco`` through ccxt's implicit ``privatePostOrderListOco``, the
+endpoint ccxt 4.5.90 knows with the client-id keys ``listClientOrderId``,
+``aboveClientOrderId``, ``belowClientOrderId``; above LIMIT_MAKER = take-profit, below
+STOP_LOSS_LIMIT = stop-loss; one quantity, the BTC locked once). Weights: order POST 1 (and 1
+ORDERS unit), orderList/oco 1, GET order 4, openOrders 6, DELETE 1, myTrades 20, account 20.
 """
 
 from __future__ import annotations
@@ -35,6 +40,11 @@ _CID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 
 class OrderRefused(Exception):
     """An order refused before it was sent (filters) or by Binance (its code and message)."""
+
+
+def _s(x: float) -> str:
+    """A quantity or price as Binance wants it: plain decimals, no exponent."""
+    return f"{x:.8f}".rstrip("0").rstrip(".")
 
 
 def client_order_id(tag: str) -> str:
@@ -216,6 +226,69 @@ class BinanceOrders:
         if found is not None:
             return found, False
         return self.place(tag, *args, **kw), True
+
+    def place_oco(
+        self, sl_tag: str, tp_tag: str, qty: float, tp_price: float, stop: float, limit: float
+    ) -> dict[str, Any]:
+        """Send a SELL OCO list: take-profit LIMIT_MAKER at ``tp_price`` (above), stop-loss
+        STOP_LOSS_LIMIT triggered at ``stop`` with its limit at ``limit`` (below); prices in
+        the quote asset (rounded to the tick: take-profit UP, stop and limit DOWN), ``qty``
+        base units (down to the step). The legs' client ids are the tags'; the list's is the
+        stop's with ``/oco``. Returns Binance's raw answer (``orderListId``, ``orders``).
+        An unknown outcome is resolved by looking the stop leg up; never sent twice.
+
+        Raises:
+            OrderRefused: below the filters, or Binance refused it (its message).
+        """
+        import ccxt
+
+        f = self.filters
+        q = f.qty(qty)
+        tp, st = f.price(tp_price, "SELL"), f.price(stop, "BUY")
+        lim = f.price(limit, "BUY")
+        if q <= 0:
+            raise OrderRefused(f"{sl_tag}: quantity {qty:g} below LOT_SIZE minQty {f.min_qty:g}")
+        if q * lim < f.min_notional:
+            raise OrderRefused(
+                f"{sl_tag}: notional {q * lim:.2f} below MIN_NOTIONAL {f.min_notional:g}"
+            )
+        params = {
+            "symbol": self.ex.market(self.symbol)["id"], "side": "SELL", "quantity": _s(q),
+            "aboveType": "LIMIT_MAKER", "abovePrice": _s(tp),
+            "aboveClientOrderId": client_order_id(tp_tag),
+            "belowType": "STOP_LOSS_LIMIT", "belowStopPrice": _s(st), "belowPrice": _s(lim),
+            "belowTimeInForce": "GTC", "belowClientOrderId": client_order_id(sl_tag),
+            "listClientOrderId": client_order_id(f"{sl_tag}/oco"), "newOrderRespType": "FULL",
+        }  # fmt: skip
+        try:
+            self.sent += 1
+            return self.guard.call(  # type: ignore[no-any-return]
+                self.ex, lambda: self.ex.privatePostOrderListOco(params), weight=1, order=True
+            )
+        except (ccxt.InvalidOrder, ccxt.InsufficientFunds) as exc:
+            raise OrderRefused(f"{sl_tag}: {exc}") from exc
+        except ccxt.ExchangeError as exc:  # -2010 relationship of prices: ccxt's generic map
+            raise OrderRefused(f"{sl_tag}: {exc}") from exc
+        except ccxt.NetworkError:
+            found = self.find(sl_tag)
+            if found is not None:
+                return {"orderListId": found["info"].get("orderListId"), "found": found}
+            raise
+
+    def trades(self, order_id: str) -> list[dict[str, Any]]:
+        """The trades of one order (``GET /api/v3/myTrades?orderId=``; raw Binance rows:
+        ``id``, ``price``, ``qty``, ``commission``, ``commissionAsset``, ``time`` ms)."""
+        market_id = self.ex.market(self.symbol)["id"]
+        return self.guard.call(  # type: ignore[no-any-return]
+            self.ex,
+            lambda: self.ex.privateGetMyTrades({"symbol": market_id, "orderId": order_id}),
+            weight=20,
+        )
+
+    def balances(self) -> dict[str, tuple[float, float]]:
+        """``asset -> (free, locked)`` of the account (``GET /api/v3/account``)."""
+        raw = self.guard.call(self.ex, lambda: self.ex.privateGetAccount(), weight=20)
+        return {b["asset"]: (float(b["free"]), float(b["locked"])) for b in raw["balances"]}
 
     def open_orders(self) -> list[dict[str, Any]]:
         return self.guard.call(  # type: ignore[no-any-return]
