@@ -99,6 +99,9 @@ class Context:
     )
 
 
+CTX: web.AppKey[Context] = web.AppKey("ctx", Context)
+
+
 def _error(status: int, code: str, description: str) -> web.Response:
     body = {"chart": {"result": None, "error": {"code": code, "description": description}}}
     return web.json_response(body, status=status)
@@ -176,7 +179,7 @@ def _refusal(interval: str, a: float, b: float, now: float) -> str | None:
 
 async def chart(request: web.Request) -> web.Response:
     """``GET /v8/finance/chart/{symbol}`` (module doc)."""
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX]
     q = request.query
     sym = request.match_info["symbol"].upper()
     interval = q.get("interval", "1d")
@@ -218,7 +221,7 @@ async def chart(request: web.Request) -> web.Response:
 
 
 async def cookie(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX]
     ctx.counts["cookie"] += 1
     resp = web.Response(status=404, text="<html>Not Found</html>", content_type="text/html")
     resp.set_cookie("A3", "d=AQABBSimCookie&S=AQAAAsim", max_age=365 * 86400, path="/")
@@ -226,13 +229,13 @@ async def cookie(request: web.Request) -> web.Response:
 
 
 async def crumb(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX]
     ctx.counts["crumb"] += 1
     return web.Response(text=CRUMB, content_type="text/plain")
 
 
 async def consent(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX]
     ctx.counts["consent"] += 1
     form = ('<form method="post" action="/v2/collectConsent">'
             '<input name="csrfToken" value="simcsrf"><input name="sessionId" value="simsession">'
@@ -245,7 +248,7 @@ async def consent_done(request: web.Request) -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX]
     now = ctx.clock.now()
     return web.json_response(
         {
@@ -259,7 +262,7 @@ async def status(request: web.Request) -> web.Response:
 
 
 async def faults(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX]
     try:
         body = json.loads(await request.text() or "{}")
         ctx.faults.set(**{k: int(v) for k, v in body.items()})
@@ -269,7 +272,7 @@ async def faults(request: web.Request) -> web.Response:
 
 
 async def advance(request: web.Request) -> web.Response:
-    ctx: Context = request.app["ctx"]
+    ctx: Context = request.app[CTX]
     q = request.query
     try:
         now = ctx.clock.set_time(float(q["to"])) if "to" in q else ctx.clock.advance(
@@ -283,7 +286,7 @@ async def advance(request: web.Request) -> web.Response:
 def build_app(ctx: Context) -> web.Application:
     """The aiohttp application of the routes above."""
     app = web.Application()
-    app["ctx"] = ctx
+    app[CTX] = ctx
     app.router.add_get("/", cookie)
     app.router.add_get("/v1/test/getcrumb", crumb)
     app.router.add_get("/consent", consent)

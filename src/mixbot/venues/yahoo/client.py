@@ -287,10 +287,9 @@ class ChartClient:
         except yfe.YFTzMissingError:
             raise YahooError(f"{symbol}: Yahoo knows no such symbol (no time zone)") from None
         except yfe.YFPricesMissingError as exc:
-            reason = str(exc)
-            if "not available" in reason or "Unprocessable" in reason or "Invalid" in reason:
-                raise YahooError(f"{symbol} {interval}: {reason}") from None
-            frame = None  # no bars in the range
+            if exc.yahoo_reason:  # Yahoo said why (unknown symbol, range not served)
+                raise YahooError(f"{symbol} {interval}: {exc.yahoo_reason}") from None
+            frame = None  # an answer without bars: none in the range
         except yfe.YFDataException as exc:
             raise YahooUnavailable(str(exc)) from None
         except (yfe.YFException, KeyError, TypeError) as exc:
@@ -298,7 +297,7 @@ class ChartClient:
         except Exception as exc:  # curl_cffi network errors, JSON of an error page
             raise YahooUnavailable(f"{type(exc).__name__}: {str(exc)[:200]}") from None
         meta = _meta_of(ticker)
-        tz = str(meta.get("exchangeTimezoneName") or ticker.tz or "Asia/Kolkata")
+        tz = str(meta.get("exchangeTimezoneName") or "Asia/Kolkata")
         bars = end_labelled(frame, interval, tz, session_close_of(meta, close))
         return Chart(bars, _as_utc(meta.get("regularMarketTime")), tz, meta)
 

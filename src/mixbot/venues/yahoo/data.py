@@ -180,6 +180,19 @@ def fetch_bars(
     return out
 
 
+def exchange_now(client: ChartClient, symbol: str) -> dt.datetime:
+    """"Now" for a download (naive UTC): Yahoo's ``regularMarketTime`` of ``symbol`` (one
+    ``range=5d`` request; the simulator's clock when ``MIXBOT_YAHOO_API`` points at it),
+    else the wall clock when Yahoo gives none.
+
+    Raises:
+        YahooError: from the request.
+    """
+    wall = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    t = client.probe(symbol).market_time
+    return min(t, wall) if t is not None else wall
+
+
 def quality_report(frame: pd.DataFrame, label: str) -> str:
     """The loader's :class:`~mixbot.feeds.quality.QualityReport` of downloaded bars, rendered
     (the same checks a data file gets: duplicates, bad prices, placeholders, gaps, jumps)."""
@@ -191,8 +204,15 @@ def quality_report(frame: pd.DataFrame, label: str) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{label}.csv"
         out = frame.copy()
-        out.index = pd.DatetimeIndex(out.index).tz_localize("UTC")
-        out.to_csv(path, date_format="%Y-%m-%dT%H:%M:%S%z")
+        idx = pd.DatetimeIndex(out.index).tz_localize("UTC")
+        daily = len(idx) > 1 and (idx[1:] - idx[:-1]).median() >= pd.Timedelta(days=1)
+        if daily:  # dates, so the loader labels them at the close and checks them as days
+            out.index = idx.tz_convert("Asia/Kolkata").strftime("%Y-%m-%d")
+            out.index.name = "date"
+            out.to_csv(path)
+        else:
+            out.index = idx
+            out.to_csv(path, date_format="%Y-%m-%dT%H:%M:%S%z")
         try:
             return load_bars(path).report.render()
         except DataFileError as exc:
@@ -245,8 +265,9 @@ def cmd_data_download(args: Any) -> int:
                 bar.update(task, completed=done, total=max(total, 1))
 
             try:
+                now = exchange_now(client, symbol)
                 frame = fetch_bars(client, symbol, interval, start, end, cache=not args.no_cache,
-                                   cache_dir=cache_dir, progress=tick)  # fmt: skip
+                                   cache_dir=cache_dir, progress=tick, now=now)  # fmt: skip
             except YahooError as exc:
                 failed += 1
                 console.print(f"[red]{symbol}: {exc}[/red] (what was fetched is cached)")

@@ -33,7 +33,7 @@ def backtest_series(cfg: Any, date_from: str | None, date_to: str | None) -> Any
     from mixbot.feeds.series import prepare_series
     from mixbot.venues.upstox.data.candle_cache import CandleCache
     from mixbot.venues.yahoo.client import ChartClient, default_limiter
-    from mixbot.venues.yahoo.data import DEFAULT_CACHE_DIR, cache_interval, fetch_bars
+    from mixbot.venues.yahoo.data import DEFAULT_CACHE_DIR, cache_interval, exchange_now, fetch_bars
 
     y = YahooConfig.of(cfg)
     interval = _FETCH[cfg.data.interval]
@@ -41,8 +41,9 @@ def backtest_series(cfg: Any, date_from: str | None, date_to: str | None) -> Any
     m = cfg.market
     close = dt.time(m.session_close_min // 60, m.session_close_min % 60)
     start, end = _date(date_from or cfg.data.date_from), _date(date_to or cfg.data.date_to)
+    now = exchange_now(client, cfg.data.symbol)
     frame = fetch_bars(client, cfg.data.symbol, interval, start, end, tz=m.timezone,
-                       session_close=close)  # fmt: skip
+                       session_close=close, now=now)  # fmt: skip
     if frame.empty:
         raise ConfigError(f"{cfg.source_file}: Yahoo has no {interval} bars of "
                           f"{cfg.data.symbol} in that range")  # fmt: skip
