@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 import yfinance as yf
+from yfinance.data import YfData
 from yahoo_rig import ist
 
 from mixbot.venues.yahoo.hosts import configure_yfinance, rewrite, yahoo_session
@@ -28,6 +29,7 @@ def test_yf_download_and_history_through_the_session(make_sim: Any) -> None:
     sim.clock.set_time(ist("2019-02-20", "12:00"))
     folder = configure_yfinance()
     session = yahoo_session()
+    YfData(session=session)._crumb = None  # the process-wide crumb of an earlier test
     frame = yf.download(
         "RELIANCE.NS", start="2019-01-02", end="2019-01-09", session=session,
         progress=False, auto_adjust=False, actions=False,
