@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from yahoo_rig import DAILY, ist
 
 from mixbot.cli import main
 from mixbot.errors import ConfigError
 from mixbot.feeds.loaders import load_bars
 from mixbot.venues.yahoo.client import ChartClient, YahooError, YahooRateLimited, YahooUnavailable
 from mixbot.venues.yahoo.data import exchange_now, fetch_bars
-from yahoo_rig import DAILY, ist
 
 D = dt.date.fromisoformat
 
@@ -107,9 +107,7 @@ def test_faults_are_retried_then_reported(make_sim: Any) -> None:
     assert len(got) > 40
 
 
-def test_cli_download_fills_the_cache(
-    make_sim: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_download_fills_the_cache(make_sim: Any, capsys: pytest.CaptureFixture[str]) -> None:
     sim = make_sim("2018-01-01", "2019-03-29", minute=False)
     sim.clock.set_time(ist("2019-03-20", "16:00"))
     code = main(["data", "download", "--source", "yahoo", "RELIANCE.NS", "--from", "2018-01-01",

@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 import yfinance as yf
-from yfinance.data import YfData
 from yahoo_rig import ist
+from yfinance.data import YfData
 
 from mixbot.venues.yahoo.hosts import configure_yfinance, rewrite, yahoo_session
 

@@ -83,8 +83,10 @@ class Bars:
         if not daily and res.interval_seconds != 60:
             raise ValueError(f"{path}: the simulator serves 1-minute or daily files")
         end = (f.index.as_unit("ns").asi8 // 1_000_000_000).astype(np.int64)
-        cols = [f[k].to_numpy(np.float64) for k in ("open", "high", "low", "close", "volume")]
-        return cls(end, *cols, source=Path(path)), daily
+        o, h, lo, c, v = (
+            f[k].to_numpy(np.float64) for k in ("open", "high", "low", "close", "volume")
+        )
+        return cls(end=end, o=o, h=h, lo=lo, c=c, v=v, source=Path(path)), daily
 
     def days(self) -> list[dt.date]:
         """IST dates with bars (a bar ending at midnight belongs to the day before)."""

@@ -94,9 +94,7 @@ class Context:
     faults: Faults = field(default_factory=Faults)
     counts: Counter[str] = field(default_factory=Counter)
     #: every chart request: (symbol, interval, period1 or None, period2 or None, range or None)
-    charts: list[tuple[str, str, int | None, int | None, str | None]] = field(
-        default_factory=list
-    )
+    charts: list[tuple[str, str, int | None, int | None, str | None]] = field(default_factory=list)
 
 
 CTX: web.AppKey[Context] = web.AppKey("ctx", Context)
@@ -132,9 +130,7 @@ def _meta(ctx: Context, t: Ticker, interval: str, bars: ChartBars, now: float) -
         "regularMarketPrice": price,
         "chartPreviousClose": bars.c[0] if bars.c else None,
         "priceHint": 2,
-        "currentTradingPeriod": {
-            k: _period(day) for k in ("pre", "regular", "post")
-        },
+        "currentTradingPeriod": {k: _period(day) for k in ("pre", "regular", "post")},
         "dataGranularity": interval,
         "range": "",
         "validRanges": list(RANGES) + ["ytd"],
@@ -185,9 +181,7 @@ async def chart(request: web.Request) -> web.Response:
     interval = q.get("interval", "1d")
     p1, p2, rng = q.get("period1"), q.get("period2"), q.get("range")
     ctx.counts["chart"] += 1
-    ctx.charts.append(
-        (sym, interval, int(p1) if p1 else None, int(p2) if p2 else None, rng)
-    )
+    ctx.charts.append((sym, interval, int(p1) if p1 else None, int(p2) if p2 else None, rng))
     fault = ctx.faults.take()
     if fault == "rate_limit":
         return web.Response(status=429, text="Too Many Requests\r\n")
@@ -275,8 +269,10 @@ async def advance(request: web.Request) -> web.Response:
     ctx: Context = request.app[CTX]
     q = request.query
     try:
-        now = ctx.clock.set_time(float(q["to"])) if "to" in q else ctx.clock.advance(
-            float(q.get("seconds", "60"))
+        now = (
+            ctx.clock.set_time(float(q["to"]))
+            if "to" in q
+            else ctx.clock.advance(float(q.get("seconds", "60")))
         )
     except ValueError as exc:
         return web.json_response({"error": str(exc)}, status=400)

@@ -132,7 +132,9 @@ def end_labelled(
             "close": frame["Close"].to_numpy("float64"),
             "volume": frame["Volume"].to_numpy("float64"),
         },
-        index=pd.DatetimeIndex(end.tz_convert("UTC").tz_localize(None).as_unit("ns"), name="datetime"),
+        index=pd.DatetimeIndex(
+            end.tz_convert("UTC").tz_localize(None).as_unit("ns"), name="datetime"
+        ),
     )
     out = out.dropna(subset=["open", "high", "low", "close"])
     out = out[~out.index.duplicated(keep="last")].sort_index()

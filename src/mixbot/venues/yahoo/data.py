@@ -181,7 +181,7 @@ def fetch_bars(
 
 
 def exchange_now(client: ChartClient, symbol: str) -> dt.datetime:
-    """"Now" for a download (naive UTC): Yahoo's ``regularMarketTime`` of ``symbol`` (one
+    """ "Now" for a download (naive UTC): Yahoo's ``regularMarketTime`` of ``symbol`` (one
     ``range=5d`` request; the simulator's clock when ``MIXBOT_YAHOO_API`` points at it),
     else the wall clock when Yahoo gives none.
 

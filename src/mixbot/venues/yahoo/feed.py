@@ -91,7 +91,7 @@ class YahooFeed(LiveFeed):
     def __init__(self) -> None:
         super().__init__()
         self._clock: Clock = self.p.clock or SYSTEM_CLOCK
-        self._tz = ZoneInfo(self.p.market_tz)
+        self._mkt_tz = ZoneInfo(self.p.market_tz)
         self.source = "1d" if self.p.interval_minutes >= 1440 else "1m"
         self._src_delta = dt.timedelta(days=1) if self.source == "1d" else dt.timedelta(minutes=1)
         self.poll_period = float(self.p.poll_s or poll_seconds(int(self.p.interval_minutes)))
@@ -235,10 +235,10 @@ class YahooFeed(LiveFeed):
     def _warmup_start(self, now: dt.datetime) -> dt.datetime:
         """Where history starts: the current session's open (no lookback), else far enough
         back for ``lookback_bars`` bars (within what Yahoo serves for the source interval)."""
-        local = now.replace(tzinfo=_UTC).astimezone(self._tz)
+        local = now.replace(tzinfo=_UTC).astimezone(self._mkt_tz)
         open_min = int(self.p.session_open_min)
         day_open = dt.datetime.combine(
-            local.date(), dt.time(open_min // 60, open_min % 60), self._tz
+            local.date(), dt.time(open_min // 60, open_min % 60), self._mkt_tz
         )
         if int(self.p.lookback_bars) <= 0:
             start = day_open
@@ -332,18 +332,18 @@ class YahooFeed(LiveFeed):
         return dt.time(m // 60, m % 60)
 
     def _bounds(self, t: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-        day = t.replace(tzinfo=_UTC).astimezone(self._tz).date()
+        day = t.replace(tzinfo=_UTC).astimezone(self._mkt_tz).date()
         o, c = int(self.p.session_open_min), int(self.p.session_close_min)
 
         def mk(m: int) -> dt.datetime:
-            local = dt.datetime.combine(day, dt.time(m // 60, m % 60), self._tz)
+            local = dt.datetime.combine(day, dt.time(m // 60, m % 60), self._mkt_tz)
             return local.astimezone(_UTC).replace(tzinfo=None)
 
         return mk(o), mk(c)
 
     def _in_session(self, t: dt.datetime) -> bool:
         o, c = self._bounds(t)
-        return o <= t < c and t.replace(tzinfo=_UTC).astimezone(self._tz).weekday() < 5
+        return o <= t < c and t.replace(tzinfo=_UTC).astimezone(self._mkt_tz).weekday() < 5
 
     def _after_close(self) -> None:
         """At/after the close: emit the day's last bar; end after ``stop_after``'s close."""
@@ -355,16 +355,18 @@ class YahooFeed(LiveFeed):
             for bar in self._agg.flush():
                 self.push_bar(bar.end, bar.open, bar.high, bar.low, bar.close, bar.volume)
         stop_after = self.p.stop_after
-        day = est.replace(tzinfo=_UTC).astimezone(self._tz).date()
+        day = est.replace(tzinfo=_UTC).astimezone(self._mkt_tz).date()
         if stop_after is not None and (day > stop_after or (day == stop_after and est >= close)):
-            log.info("Yahoo feed %s: past the close of %s (data.to): ends", self.p.symbol, stop_after)
+            log.info(
+                "Yahoo feed %s: past the close of %s (data.to): ends", self.p.symbol, stop_after
+            )
             self._finish()
 
     def _finish(self) -> None:
         if self._ended:
             return
         self._ended = True
-        self._live = False
+        # (still "live" for the bars already queued: the strategy may be behind the poller)
         for bar in self._agg.flush():
             self.push_bar(bar.end, bar.open, bar.high, bar.low, bar.close, bar.volume)
         self.push_end()

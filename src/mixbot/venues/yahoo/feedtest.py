@@ -29,7 +29,7 @@ def cmd_feed_test(args: argparse.Namespace) -> int:
     from mixbot.venues.yahoo.feed import YahooFeed
     from mixbot.venues.yahoo.hosts import api_base
 
-    feed = YahooFeed(
+    feed = YahooFeed(  # type: ignore[call-arg]  # Backtrader metaclass params
         symbol=args.symbol,
         interval_minutes=_minutes(args.interval),
         lookback_bars=args.lookback,

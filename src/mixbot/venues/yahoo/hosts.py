@@ -110,7 +110,9 @@ def configure_yfinance(cache_dir: str | Path | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     with _lock:
         if _cache_dir != str(folder.resolve()):
-            yf_cache.set_cache_location(str(folder))  # = yf.set_tz_cache_location: tz, cookies, ISINs
+            yf_cache.set_cache_location(
+                str(folder)
+            )  # = yf.set_tz_cache_location: tz, cookies, ISINs
             # the cache objects keep their database handle once opened: start them again
             yf_cache._TzCacheManager._tz_cache = None
             yf_cache._CookieCacheManager._Cookie_cache = None
