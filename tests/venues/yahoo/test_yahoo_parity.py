@@ -106,3 +106,29 @@ def test_daily_session_trades_like_the_replay(
                      trading={"symbol": "RELIANCE.NS"})  # fmt: skip
     by_file, on_yahoo, _ = run_both(monkeypatch, sim, 3 * 23700.0, replay, yahoo)
     assert_same(by_file, on_yahoo, 3)
+
+
+def test_live_example_runs_to_the_end(
+    make_sim: Any, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """config/trading/live/yahoo_paper_reliance.json against the simulator of its
+    description: the paper broker trades on the polled bars and the run finishes after the
+    close of data.to."""
+    from mixbot.config.load import load_config
+
+    sim = make_sim("2019-01-01", "2019-12-31", minute=False)
+    cfg = load_config(CFG_DIR / "live" / "yahoo_paper_reliance.json")
+    clock = SimDrivenClock(sim, 5 * 23700.0)
+    original = wiring.yahoo_feed
+    monkeypatch.setattr(
+        wiring,
+        "yahoo_feed",
+        lambda c, **kw: original(
+            c, clock=clock, client_factory=lambda sleep: ChartClient(sleep=sleep), **kw
+        ),
+    )
+    bot = Bot(cfg)
+    result = bot.run()
+    assert bot.state == "finished"
+    assert len(result.trades) >= 1 and result.open_position == 0
+    assert result.bars == 243  # every trading day of 2019
