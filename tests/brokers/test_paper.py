@@ -316,3 +316,33 @@ def test_cancel_in_the_bar_the_orders_were_placed(rel: BarSeries, kind: str) -> 
     assert [status[r] for r in refs] == ["Canceled", "Canceled"]
     assert strat.position.size == 0
     assert sum(r["size"] for r in log if r["status"] == "Completed") == 0
+
+
+def test_mock_fills_every_order_at_the_signal_bars_close(rel: BarSeries) -> None:
+    """``broker.type`` mock: each market order fills at the close of the bar it was sent on,
+    unrounded, no slippage, zero charges; cash moves by exactly price x size."""
+    s = piece(rel, 0, 200)
+
+    def plan(st, i):  # type: ignore[no-untyped-def]
+        if i % 3 == 0 and not st.position:
+            st.buy(size=13)
+        elif i % 3 == 1 and st.position:
+            st.close()
+
+    log: list[dict] = []
+    cerebro = bt.Cerebro(stdstats=False, runonce=False, quicknotify=True)
+    cerebro.adddata(ArrayFeed(series=s))
+    cerebro.broker = make_broker("mock", CASH, None, BPS, TICK, "delivery")
+    cerebro.addstrategy(Scripted, plan=plan, log=log)
+    cerebro.run()
+    fills = [r for r in log if r["status"] == "Completed"]
+    assert len(fills) >= 130 and all(r["status"] == "Completed" for r in log)
+    cash = CASH
+    for r in fills:
+        i = bar_of(s, r["dt"])
+        signal_bar = 3 * (i // 3) + (0 if r["buy"] else 1)
+        assert i == signal_bar  # filled on the bar the order was sent on
+        assert r["price"] == float(s.close[i])  # at its close, exactly
+        assert r["comm"] == 0.0
+        cash -= r["size"] * r["price"]
+        assert r["cash"] == pytest.approx(cash, abs=1e-6)
