@@ -122,3 +122,17 @@ def test_cli_download_fills_the_cache(make_sim: Any, capsys: pytest.CaptureFixtu
                  "--no-progress"])  # fmt: skip
     out, err = capsys.readouterr()
     assert code == 1 and "NOPE.NS" in out + err
+
+
+def test_feed_test_command(make_sim: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """``mixbot feed-test --source yahoo``: states, the warm-up bars, a summary, status 0
+    (the simulator's clock stands still: the bars are the warm-up's, whatever the speed)."""
+    sim = make_sim("2019-01-02", "2019-01-04", daily=False)
+    sim.clock.set_time(ist("2019-01-03", "12:02"))
+    code = main(["feed-test", "--source", "yahoo", "BANKNIFTY.NS", "--interval", "5m",
+                 "--lookback", "4", "--seconds", "10"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    bars = [line for line in out.splitlines() if line.startswith("bar ")]
+    assert [b.split()[2] for b in bars] == ["11:45", "11:50", "11:55", "12:00"]
+    assert "state   LIVE" in out and "done: 4 bars" in out

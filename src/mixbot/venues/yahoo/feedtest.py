@@ -73,6 +73,7 @@ def cmd_feed_test(args: argparse.Namespace) -> int:
     th.join(args.seconds)
     if th.is_alive():
         feed.stop()
+        feed.push_end()  # the engine loop ends at once instead of idling on the queue
         th.join(10)
     now = feed.exchange_now
     print(f"done: {feed.bars_received} bars, {feed.polls} polls ({feed.failed_polls} failed), "
