@@ -35,7 +35,7 @@ def test_nse_profile_facts() -> None:
     assert (NSE.timezone, NSE.session_open_min, NSE.session_close_min) == ("Asia/Kolkata", 555, 930)
     assert (NSE.trading_days_per_year, NSE.currency, NSE.calendar) == (252.0, "INR", "XNSE")
     assert profile_for_exchange("NFO") is NSE and profile_for_exchange("OTHER") is NSE
-    with pytest.raises(ConfigError, match="known: BSE, MCX, NSE"):
+    with pytest.raises(ConfigError, match="known: BSE, CRYPTO, MCX, NSE"):
         get_profile("NYSE")
 
 

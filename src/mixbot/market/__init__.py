@@ -12,6 +12,7 @@ from mixbot.market.clock import MarketClock, WallClock, wait_for_session
 from mixbot.market.profile import MarketProfile, QuantityModel, SpecialSession, session_date
 from mixbot.market.registry import (
     BSE,
+    CRYPTO,
     MCX,
     NSE,
     PROFILES,
@@ -22,6 +23,7 @@ from mixbot.market.registry import (
 
 __all__ = [
     "BSE",
+    "CRYPTO",
     "MCX",
     "NSE",
     "PROFILES",

@@ -2,7 +2,8 @@
 
 A bot's profile is derived from its config's ``market.exchange`` (no new config key):
 ``NSE`` and ``NFO`` (NSE's F&O segment) -> :data:`NSE`; ``BSE`` -> :data:`BSE`; ``MCX`` ->
-:data:`MCX` (no holiday calendar known: holiday checks are skipped); ``OTHER`` -> :data:`NSE`
+:data:`MCX` (no holiday calendar known: holiday checks are skipped); ``CRYPTO`` ->
+:data:`CRYPTO` (24/7, fractional quantities); ``OTHER`` -> :data:`NSE`
 (as the engine resolves instruments for it).
 """
 
@@ -65,7 +66,24 @@ MCX = MarketProfile(
     quantity=WHOLE_LOTS,
 )
 
-PROFILES: dict[str, MarketProfile] = {p.name: p for p in (NSE, BSE, MCX)}
+#: A 24/7 crypto spot market (Binance spot): UTC, every day trades (no holiday calendar, so
+#: the session gate never waits), session 00:00-23:59 UTC, 365 trading days a year, USDT,
+#: fractional quantities in steps of 0.00001 (BTCUSDT's LOT_SIZE stepSize on Binance; the
+#: broker rounds again to the symbol's own exchangeInfo filters).
+CRYPTO = MarketProfile(
+    name="CRYPTO",
+    exchange="24/7 crypto spot (Binance)",
+    timezone="UTC",
+    session_open=dt.time(0, 0),
+    session_close=dt.time(23, 59),
+    calendar=None,
+    special_sessions=(),
+    trading_days_per_year=365.0,
+    currency="USDT",
+    quantity=QuantityModel(whole_units=False, lots=False, step=0.00001),
+)
+
+PROFILES: dict[str, MarketProfile] = {p.name: p for p in (NSE, BSE, MCX, CRYPTO)}
 
 #: ``market.exchange`` value -> profile name.
 EXCHANGE_PROFILES: dict[str, str] = {
@@ -73,6 +91,7 @@ EXCHANGE_PROFILES: dict[str, str] = {
     "NFO": "NSE",
     "BSE": "BSE",
     "MCX": "MCX",
+    "CRYPTO": "CRYPTO",
     "OTHER": "NSE",
 }
 

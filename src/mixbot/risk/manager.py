@@ -12,7 +12,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from mixbot.config.model import MarketConfig, RiskConfig, TradingConfig
-from mixbot.errors import ConfigError
 from mixbot.market.profile import MarketProfile
 from mixbot.market.registry import NSE
 
@@ -48,9 +47,7 @@ class RiskManager:
         intraday_bars: bars shorter than a day (the session-window checks apply).
         profile: the market profile whose quantity model sizes orders (default NSE: whole
             shares in multiples of ``lot_size``).
-
-    Raises:
-        ConfigError: a profile with fractional quantities (not supported by the engine yet).
+            Fractional profiles (CRYPTO) size in steps of their ``quantity.step``.
     """
 
     def __init__(
@@ -64,11 +61,6 @@ class RiskManager:
         self.trading = trading
         self.risk = risk
         self.market = market
-        if not profile.quantity.whole_units:
-            raise ConfigError(
-                f"market profile {profile.name} trades fractional quantities; the engine sizes "
-                "whole units only for now"
-            )
         self.profile = profile
         self.intraday_bars = intraday_bars
         self.state = RiskState()
@@ -128,14 +120,17 @@ class RiskManager:
             return f"max_exposure {t.max_exposure:.2f} would be exceeded"
         return None
 
-    def size(self, equity: float, price: float, cash: float) -> int:
+    def size(self, equity: float, price: float, cash: float) -> float:
         """Units for a new long position: ``min(equity * position_size, cash) / price``
         rounded DOWN by the profile's quantity model (NSE: whole shares, a multiple of
-        lot_size); equity, cash and price in the account currency (INR for NSE)."""
+        lot_size; CRYPTO: fractional units in the profile's step, a float); equity, cash and
+        price in the account currency (INR for NSE, USDT for CRYPTO)."""
         if price <= 0 or equity <= 0:
             return 0
         budget = min(equity * self.trading.position_size, cash)
-        return int(self.profile.quantity.round_down(budget / price, self.trading.lot_size))
+        q = self.profile.quantity
+        raw = q.round_down(budget / price, self.trading.lot_size)
+        return int(raw) if q.whole_units else round(raw, 12)
 
     def on_entry(self) -> None:
         """Count an entry order sent today."""

@@ -383,7 +383,7 @@ class CustomStrategy(bt.Strategy):
         self.orders.enter(size)
         risk.on_entry()
         self.log.info(
-            "entry signal %s at %s: BUY %d at market (close %.2f)",
+            "entry signal %s at %s: BUY %g at market (close %.2f)",
             rt.entry.__class__.__name__,
             rt.journal.ist(self._bar_time()),
             size,

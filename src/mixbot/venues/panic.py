@@ -69,13 +69,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     """Register ``mixbot panic`` on the ``mixbot`` sub-parsers."""
     p = sub.add_parser(
         "panic",
-        help="kill switch: cancel all open venue (Upstox) orders, exit all positions at "
-        "MARKET, halt the bot",
-        description="Kill switch. Cancels every open order of the bot's venue account (Upstox), "
+        help="kill switch: cancel all open venue orders (Upstox, IBKR), exit all positions "
+        "at MARKET, halt the bot",
+        description="Kill switch. Cancels every open order of the bot's venue account (the "
+        "venues with a kill switch: Upstox, Interactive Brokers), "
         "closes every open position with a MARKET order and marks the bot halted in its store, "
         "writing each step to the audit trail. Works whether or not the bot is running.",
     )
-    p.add_argument("config", help="the bot's config file (broker upstox or upstox_sandbox)")
+    p.add_argument(
+        "config",
+        help="the bot's config file (a broker with a kill switch: upstox, upstox_sandbox, ibkr)",
+    )
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument(
         "--reason", default="manual panic (mixbot panic)", help="reason for the audit trail"

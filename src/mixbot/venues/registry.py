@@ -30,7 +30,9 @@ BUILTIN = (
     "mixbot.venues.paper",
     "mixbot.venues.upstox.venue",
     "mixbot.venues.mock",
+    "mixbot.venues.binance.venue",
     "mixbot.venues.reserved",
+    "mixbot.venues.ibkr.venue",
 )
 
 #: The bar sizes the schema's ``data.interval`` allows.

@@ -1,25 +1,6 @@
 """Names the schema reserves for venues that no code implements yet (the validator says
-"not supported yet"): Binance and Interactive Brokers."""
+"not supported yet"). None at present: Binance and Interactive Brokers have their venues
+(:mod:`mixbot.venues.binance`, :mod:`mixbot.venues.ibkr`). A reserved name is a
+``VenueSpec(..., available=False)`` registered here."""
 
 from __future__ import annotations
-
-from mixbot.venues.registry import VenueSpec, register
-
-BINANCE = register(
-    VenueSpec(
-        name="binance",
-        summary="Binance (reserved, not supported yet)",
-        broker_types=("binance_paper", "binance"),
-        data_sources=("binance",),
-        available=False,
-    )
-)
-IBKR = register(
-    VenueSpec(
-        name="ibkr",
-        summary="Interactive Brokers (reserved, not supported yet)",
-        broker_types=("ibkr",),
-        data_sources=("ibkr",),
-        available=False,
-    )
-)

@@ -1,0 +1,1 @@
+"""The Interactive Brokers venue (ib_async): registration in :mod:`.venue`."""
