@@ -344,10 +344,11 @@ class Bot:
 def session_clock(cfg: BotConfig, mode: str) -> MarketClock | None:
     """The clock the session gate of ``cfg`` waits on: the wall clock for a live venue feed,
     None (no gate) for backtests, file replays, and a venue pointed at a simulator
-    (``MIXBOT_UPSTOX_API`` set, as ``mixbot upstox-sim`` does), whose clock only its feed knows."""
+    (``MIXBOT_UPSTOX_API`` / ``MIXBOT_YAHOO_API`` set, as the simulators print), whose
+    clock only its feed knows."""
     if mode == "backtest" or cfg.data.data_source in FILE_SOURCES:
         return None
-    if os.environ.get(SIMULATED_API_ENV):
+    if os.environ.get(SIMULATED_API_ENV) or os.environ.get("MIXBOT_YAHOO_API"):
         return None
     return WallClock()
 

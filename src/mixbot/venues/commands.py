@@ -92,8 +92,17 @@ def _add_download(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         choices=venues.download_sources(),
         help="data venue (default upstox)",
     )
-    q.add_argument("--interval", default="1m", help="bar size: 1m, 5m, 30m, 1h, 1d, ...")
-    q.add_argument("--from", dest="date_from", required=True, help="first date, YYYY-MM-DD")
+    q.add_argument(
+        "--interval",
+        default=None,
+        help="bar size: 1m, 5m, 30m, 1h, 1d, ... (default: the venue's; upstox 1m, yahoo 1d)",
+    )
+    q.add_argument(
+        "--from",
+        dest="date_from",
+        default=None,
+        help="first date, YYYY-MM-DD (default: the venue's; upstox 30 days, yahoo 1d 20 years)",
+    )
     q.add_argument(
         "--to",
         dest="date_to",

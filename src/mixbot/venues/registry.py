@@ -26,7 +26,7 @@ from mixbot.venues.base import BrokerBuilder, FeedBuilder, PanicHook, SecretNeed
 #: Modules that register the built-in venues, in the order their names appear in the schema.
 BUILTIN = (
     "mixbot.venues.files",
-    "mixbot.venues.yahoo",
+    "mixbot.venues.yahoo.venue",
     "mixbot.venues.paper",
     "mixbot.venues.upstox.venue",
     "mixbot.venues.mock",

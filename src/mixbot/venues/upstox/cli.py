@@ -109,7 +109,7 @@ def cmd_data_download(args: argparse.Namespace) -> int:
     from mixbot.venues.upstox.http.client import UpstoxClient
     from mixbot.venues.upstox.instruments import InstrumentMaster
 
-    interval = parse_interval(args.interval)
+    interval = parse_interval(args.interval or "1m")
     cache_dir = Path(args.cache_dir) if args.cache_dir else None
     console = Console(stderr=True)
     show = not args.no_progress and sys.stderr.isatty()
