@@ -277,7 +277,10 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 EXAMPLES = sorted(p.name for p in CFG_DIR.glob("*.json"))
 #: bars of the same instrument for the example configs on a live data source
-LIVE_DATA = {"binance": "crypto/BinanceUS_BTCUSDT_1m_20230301_20230321.csv"}
+LIVE_DATA = {
+    "binance": "crypto/BinanceUS_BTCUSDT_1m_20230301_20230321.csv",
+    "yahoo": "nse_daily/RELIANCE.csv",
+}
 
 
 def test_the_examples_are_there() -> None:
